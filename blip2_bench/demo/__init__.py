@@ -1,0 +1,1 @@
+"""Offline demo material: tiny BLIP-2 models and generated data in the official formats."""

@@ -1,0 +1,1 @@
+"""Metrics: pure functions of predictions and references, tested against official code."""
