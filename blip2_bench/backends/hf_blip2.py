@@ -1,0 +1,173 @@
+"""HF transformers BLIP-2 (Blip2ForConditionalGeneration) from a hub id or a local folder."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from ..config import BackendConfig
+from ..errors import BadInputError
+from ..provenance import weights_fingerprint
+from ..types import GenerationRequest, GenerationSettings, ModelTraits
+
+log = logging.getLogger(__name__)
+
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(config: BackendConfig, device: torch.device) -> torch.dtype:
+    """The paper's precision on GPU (LAVIS: OPT fp16, Flan-T5 bf16); fp32 on CPU."""
+    if config.dtype != "auto":
+        return _DTYPES[config.dtype]
+    if device.type != "cuda":
+        return torch.float32
+    return torch.float16 if config.family == "opt" else torch.bfloat16
+
+
+class HfBlip2Backend:
+    """Runs one batch at a time; image features are computed once per distinct image."""
+
+    def __init__(self, config: BackendConfig) -> None:
+        from transformers import Blip2ForConditionalGeneration, Blip2Processor
+
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.dtype = resolve_dtype(config, self.device)
+        kwargs: dict[str, Any] = {"revision": config.revision} if config.revision else {}
+        try:
+            self.processor = Blip2Processor.from_pretrained(config.model, **kwargs)
+            model = Blip2ForConditionalGeneration.from_pretrained(config.model, dtype=self.dtype, **kwargs)
+        except OSError as exc:
+            raise BadInputError(
+                f"cannot load BLIP-2 weights {config.model!r}: {str(exc).splitlines()[0]} "
+                "(offline? pre-download them or give a local folder as backend.model)"
+            ) from None
+        self.model = model.to(self.device).eval()
+        is_decoder_only = bool(model.config.use_decoder_only_language_model)
+        if is_decoder_only != (config.family == "opt"):
+            raise BadInputError(
+                f"backend {config.name}: family={config.family!r} but {config.model} has a "
+                f"{'decoder-only' if is_decoder_only else 'encoder-decoder'} language model"
+            )
+        self.tokenizer = self.processor.tokenizer
+        # LAVIS pads decoder-only prompts on the left so generation continues right after them.
+        self.tokenizer.padding_side = "left" if is_decoder_only else "right"
+        self._set_image_size(config.image_size)
+        self.traits = ModelTraits(family=config.family, image_size=config.image_size)
+        self.num_query_tokens = int(model.config.num_query_tokens)
+        self.image_token_id = int(model.config.image_token_id)
+        # LAVIS's blip2_opt stops at the newline token (it is passed as eos_token_id).
+        self.stop_ids = self._stop_ids() if is_decoder_only else None
+
+    def _set_image_size(self, size: int) -> None:
+        # The checkpoint's processor decides resize only; pin the protocol's S x S bicubic, no crop.
+        ip = self.processor.image_processor
+        ip.size = {"height": size, "width": size}
+        ip.resample = Image.Resampling.BICUBIC
+        ip.do_center_crop = False
+
+    def _stop_ids(self) -> list[int]:
+        newline = self.tokenizer("\n", add_special_tokens=False).input_ids
+        if len(newline) != 1:
+            raise BadInputError(f"{self.config.model}: tokenizer splits '\\n' into {newline}; cannot stop at newline")
+        return newline
+
+    # --- the batch API ---------------------------------------------------------------------
+    @torch.inference_mode()
+    def encode_images(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """Query embeddings projected into the LLM's input space: (n, num_query_tokens, hidden)."""
+        pixels = self.processor.image_processor(list(images), return_tensors="pt")["pixel_values"]
+        pixels = pixels.to(self.device, self.dtype)
+        return self.model.get_image_features(pixel_values=pixels).pooler_output
+
+    @torch.inference_mode()
+    def generate_from_features(
+        self, features: torch.Tensor, prompts: Sequence[str], settings: GenerationSettings
+    ) -> list[str]:
+        """Generate for prompts whose images' features are rows of `features` (same order)."""
+        text = self.tokenizer(list(prompts), padding=True, return_tensors="pt")
+        n = len(prompts)
+        # [query tokens][padding][prompt], as the HF processor and LAVIS lay the input out.
+        image_ids = torch.full((n, self.num_query_tokens), self.image_token_id, dtype=torch.long)
+        input_ids = torch.cat([image_ids, text.input_ids], dim=1).to(self.device)
+        attention = torch.cat([torch.ones_like(image_ids), text.attention_mask], dim=1).to(self.device)
+        embeds = self.model.get_input_embeddings()(input_ids)
+        mask = (input_ids == self.image_token_id).unsqueeze(-1)
+        embeds = embeds.masked_scatter(mask, features.to(embeds.device, embeds.dtype))
+        output_ids = self.model.language_model.generate(
+            inputs_embeds=embeds, attention_mask=attention, **self._generation_kwargs(settings)
+        )
+        # From embeddings alone, decoder-only models return new tokens only: no prompt to strip.
+        return [t.strip() for t in self.tokenizer.batch_decode(output_ids, skip_special_tokens=True)]
+
+    def _generation_kwargs(self, settings: GenerationSettings) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "do_sample": False,
+            "num_beams": settings.num_beams,
+            # Always in new tokens: HF's max_length/min_length would count the prompt and queries.
+            "max_new_tokens": settings.max_new_tokens,
+            "min_new_tokens": settings.min_new_tokens,
+            "length_penalty": settings.length_penalty,
+            "repetition_penalty": settings.repetition_penalty,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if self.stop_ids is not None:
+            kwargs["eos_token_id"] = self.stop_ids
+        return kwargs
+
+    def generate(self, requests: Sequence[GenerationRequest], images: Mapping[str, Image.Image]) -> list[str]:
+        settings = {r.settings for r in requests}
+        if len(settings) != 1:
+            raise ValueError("a batch must share one set of generation settings")
+        keys = list(dict.fromkeys(r.image.key for r in requests))
+        features = self.encode_images([images[k] for k in keys])
+        row = {k: i for i, k in enumerate(keys)}
+        index = torch.tensor([row[r.image.key] for r in requests], device=features.device)
+        return self.generate_from_features(features[index], [r.prompt for r in requests], settings.pop())
+
+    # --- provenance ---------------------------------------------------------------------------
+    def provenance(self) -> dict[str, Any]:
+        ip = self.processor.image_processor
+        return {
+            "id": self.config.name,
+            "impl": "hf_blip2",
+            "model": self.config.model,
+            "revision": self.config.revision,
+            "commit": getattr(self.model.config, "_commit_hash", None),
+            "weights": weights_fingerprint(Path(self.config.model)) if Path(self.config.model).is_dir() else None,
+            "family": self.config.family,
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": str(self.device),
+            "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
+            "batch_size": self.config.batch_size,
+            "num_query_tokens": self.num_query_tokens,
+            "stop": "newline token (as LAVIS blip2_opt)" if self.stop_ids else "eos",
+            "image_processing": {
+                "class": type(ip).__name__,
+                "size": dict(ip.size),
+                "resample": int(ip.resample),
+                "mean": list(ip.image_mean),
+                "std": list(ip.image_std),
+                "torchvision": _torchvision_version(),
+            },
+        }
+
+
+def _torchvision_version() -> str | None:
+    try:
+        import torchvision  # noqa: F401
+
+        return str(torchvision.__version__)
+    except Exception:  # absent, or (as with a CPU torch wheel) present but not importable
+        return None

@@ -1,0 +1,1 @@
+"""Loaders for the official dataset files, as users have them on disk."""

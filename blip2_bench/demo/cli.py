@@ -1,0 +1,33 @@
+"""`blip2-bench make-demo DIR`: tiny BLIP-2 models and VQAv2-format data, all built offline."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .tiny_models import build_tiny_blip2
+from .vqav2_fixture import write_vqav2_fixture
+
+
+def make_demo(root: Path, n_images: int = 8, questions_per_image: int = 3) -> dict[str, Path]:
+    """Build what is missing under root: tiny-opt/, tiny-t5/, vqav2/ (idempotent)."""
+    made: dict[str, Path] = {}
+    for family in ("opt", "t5"):
+        folder = root / f"tiny-{family}"
+        if not (folder / "config.json").is_file():
+            build_tiny_blip2(folder, family)
+        made[f"tiny-{family}"] = folder
+    data = root / "vqav2"
+    if not (data / "v2_mscoco_val2014_annotations.json").is_file():
+        write_vqav2_fixture(data, n_images=n_images, questions_per_image=questions_per_image)
+    made["vqav2"] = data
+    return made
+
+
+def make_demo_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="blip2-bench make-demo", description=__doc__)
+    parser.add_argument("root", type=Path, nargs="?", default=Path(".cache/demo"))
+    args = parser.parse_args(argv)
+    for name, path in make_demo(args.root).items():
+        print(f"{name}: {path}")
+    return 0

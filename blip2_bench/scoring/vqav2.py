@@ -1,0 +1,48 @@
+"""Score a VQAv2 results file ([{"question_id", "answer"}]) as the official evaluation does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..data.json_files import read_json, require_keys, require_list, require_type
+from ..data.vqav2 import load_official
+from ..errors import BadInputError
+from ..metrics.vqa_accuracy import VqaRecord, vqa_scores
+
+
+def read_predictions(path: Path) -> dict[int, str]:
+    """question_id -> answer; duplicates and wrong types are errors naming the record."""
+    answers: dict[int, str] = {}
+    for i, entry in enumerate(require_list(read_json(path, "predictions file"), path, "top level")):
+        where = f"record {i}"
+        require_keys(entry, ["question_id", "answer"], path, where)
+        qid = require_type(entry["question_id"], int, path, f"{where}.question_id")
+        answer = require_type(entry["answer"], str, path, f"{where}.answer")
+        if qid in answers:
+            raise BadInputError(f"{path}: {where}: duplicate question_id {qid}")
+        answers[qid] = answer
+    return answers
+
+
+def score_vqav2_files(questions: Path, annotations: Path, predictions: Path, scorer: str,
+                      allow_partial: bool) -> tuple[dict[str, Any], str | None]:
+    """Scores plus a note when only part of the questions were answered (and allowed)."""
+    samples = load_official(questions, annotations, image_dir=Path("."))
+    answers = read_predictions(predictions)
+    known = {s.question_id for s in samples}
+    unknown = sorted(set(answers) - known)
+    if unknown:
+        raise BadInputError(f"{predictions}: answer for unknown question_id {unknown[0]} "
+                            f"({len(unknown)} unknown ids; not in {questions})")
+    missing = [s.question_id for s in samples if s.question_id not in answers]
+    note = None
+    if missing:
+        head = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+        if not allow_partial:
+            raise BadInputError(f"{predictions}: no answer for {len(missing)} of {len(samples)} questions "
+                                f"(e.g. {head}); the official evaluation requires all (or pass --allow-partial)")
+        note = f"partial: scored {len(samples) - len(missing)} of {len(samples)} questions ({len(missing)} unanswered)"
+    records = [VqaRecord(s.question_id, answers[s.question_id], s.answers or (), s.answer_type, s.question_type)
+               for s in samples if s.question_id in answers]
+    return vqa_scores(records, scorer=scorer), note
