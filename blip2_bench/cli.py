@@ -18,8 +18,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from .config import split_run_config
-from .errors import BenchError
+from .errors import BadInputError, BenchError
 from .paths import conf_dir
+from .registry import unknown_name_message
 from .rundir import RunDir
 
 log = logging.getLogger("blip2_bench")
@@ -66,7 +67,25 @@ def evaluate(cfg: DictConfig, run_dir_path: Path) -> dict[str, Any]:
     return results
 
 
+def check_group_choices(argv: list[str]) -> None:
+    """Hydra says only "Could not load 'task/vqa2'"; name the close options instead."""
+    for arg in argv:
+        key, sep, value = arg.lstrip("+~").partition("=")
+        folder = conf_dir() / key
+        if not sep or "." in key or key == "hydra" or not folder.is_dir():
+            continue
+        known = sorted(p.stem for p in folder.glob("*.yaml"))
+        for choice in value.strip("[]").split(","):
+            if choice and choice not in known:
+                raise BadInputError(unknown_name_message(f"{key} config", choice, known))
+
+
 def _run_hydra(argv: list[str]) -> int:
+    try:
+        check_group_choices(argv)
+    except BadInputError as exc:
+        print(f"blip2-bench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     outcome: dict[str, int] = {"code": 0}
 
     @hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")

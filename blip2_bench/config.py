@@ -71,9 +71,7 @@ class RunConfig:
         if self.limit is not None and self.limit < 1:
             raise BadInputError(f"limit must be >= 1, got {self.limit}")
         if self.on_bad_image not in BAD_IMAGE_POLICIES:
-            raise BadInputError(
-                f"on_bad_image must be one of {BAD_IMAGE_POLICIES}, got {self.on_bad_image!r}"
-            )
+            raise BadInputError(f"on_bad_image must be one of {BAD_IMAGE_POLICIES}, got {self.on_bad_image!r}")
 
 
 def validate_section(schema: type[S], section: Any, where: str) -> S:

@@ -11,8 +11,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("blip2-bench", "torch", "transformers", "tokenizers", "datasets", "pycocoevalcap",
-            "numpy", "pillow", "hydra-core", "omegaconf", "pandas")
+PACKAGES = (
+    "blip2-bench",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "datasets",
+    "pycocoevalcap",
+    "numpy",
+    "pillow",
+    "hydra-core",
+    "omegaconf",
+    "pandas",
+)
 # Files above this size are fingerprinted from their size and both ends, not read whole.
 FULL_HASH_LIMIT = 256 * 2**20
 _EDGE = 4 * 2**20
@@ -32,10 +43,15 @@ def git_sha() -> str | None:
     """The blip2-bench source's commit, with '+dirty' when the work tree has changes."""
     root = Path(__file__).resolve().parent.parent
     try:
-        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return sha + ("+dirty" if dirty else "")
@@ -80,5 +96,4 @@ def sample_set_id(sample_ids: Iterable[str]) -> str:
 
 
 def environment() -> dict[str, Any]:
-    return {"versions": package_versions(), "git_sha": git_sha(), "platform": platform.platform(),
-            "argv": sys.argv}
+    return {"versions": package_versions(), "git_sha": git_sha(), "platform": platform.platform(), "argv": sys.argv}

@@ -23,8 +23,9 @@ def results_table(results: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["backend", "task", "task_version", "metric", "value"])
 
 
-def write_results(run_dir: RunDir, config: dict[str, Any], backend: dict[str, Any],
-                  tasks: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def write_results(
+    run_dir: RunDir, config: dict[str, Any], backend: dict[str, Any], tasks: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     results = {
         "format": RESULTS_FORMAT,
         "complete": True,

@@ -48,7 +48,7 @@ def plan_batches(requests: Sequence[GenerationRequest], batch_size: int) -> list
     for i, request in enumerate(requests):
         by_image.setdefault(request.image.key, []).append(i)
     order = [i for indices in by_image.values() for i in indices]
-    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
 def prepare_task(name: str, options: Any, run: RunConfig, traits: ModelTraits) -> PreparedTask:
@@ -80,12 +80,20 @@ def check_protocol(task: GenerationTask, backend_class: type) -> None:
         raise BadInputError(f"task {task.name} needs unknown backend protocol {task.needs!r}")
     missing = [m for m in methods if not hasattr(backend_class, m)]
     if missing:
-        raise BadInputError(f"task {task.name} needs a '{task.needs}' backend; {backend_class.__name__} lacks {missing}")
+        raise BadInputError(
+            f"task {task.name} needs a '{task.needs}' backend; {backend_class.__name__} lacks {missing}"
+        )
 
 
 class Runner:
-    def __init__(self, run: RunConfig, backend_config: BackendConfig, task_options: dict[str, Any],
-                 run_dir: RunDir, resolved_config: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        run: RunConfig,
+        backend_config: BackendConfig,
+        task_options: dict[str, Any],
+        run_dir: RunDir,
+        resolved_config: dict[str, Any],
+    ) -> None:
         self.run = run
         self.backend_config = backend_config
         self.task_options = task_options
@@ -100,7 +108,12 @@ class Runner:
         prepared = {name: prepare_task(name, opts, self.run, traits) for name, opts in self.task_options.items()}
         for p in prepared.values():
             check_protocol(p.task, backend_class)  # type: ignore[arg-type]
-        task_results = {name: self._run_task(p, lambda: self._get_backend(backend_class)) for name, p in prepared.items()}
+        preflight = getattr(backend_class, "preflight", None)
+        if preflight is not None:
+            preflight(self.backend_config)
+        task_results = {
+            name: self._run_task(p, lambda: self._get_backend(backend_class)) for name, p in prepared.items()
+        }
         return write_results(self.run_dir, self.resolved_config, self._backend_provenance(), task_results)
 
     def _get_backend(self, backend_class: Callable[[BackendConfig], GenerationBackend]) -> GenerationBackend:
@@ -131,7 +144,9 @@ class Runner:
         seconds = time.perf_counter() - started
         return self._score_task(p, journal, seconds, computed=sum(len(b) for b in todo))
 
-    def _run_batch(self, requests: list[GenerationRequest], get_backend: Callable[[], GenerationBackend]) -> list[dict[str, Any]]:
+    def _run_batch(
+        self, requests: list[GenerationRequest], get_backend: Callable[[], GenerationBackend]
+    ) -> list[dict[str, Any]]:
         images: dict[str, Image.Image] = {}
         skipped: list[dict[str, Any]] = []
         runnable: list[GenerationRequest] = []
@@ -149,15 +164,18 @@ class Runner:
         outputs = get_backend().generate(runnable, images) if runnable else []
         return skipped + [{"id": r.sample_id, "raw": out} for r, out in zip(runnable, outputs, strict=True)]
 
-    def _score_task(self, p: PreparedTask, journal: dict[str, dict[str, Any]], seconds: float,
-                    computed: int) -> dict[str, Any]:
+    def _score_task(
+        self, p: PreparedTask, journal: dict[str, dict[str, Any]], seconds: float, computed: int
+    ) -> dict[str, Any]:
         task = p.task
         raw = {sid: e["raw"] for sid, e in journal.items() if "raw" in e}
         predictions = {sid: task.parse(text) for sid, text in raw.items()}
         scored = task.score(p.samples, predictions)
         prompts = {r.sample_id: r.prompt for r in p.requests}
-        records = [{**rec, "prompt": prompts[rec["id"]], "raw_output": raw[rec["id"]],
-                    "prediction": predictions[rec["id"]]} for rec in scored.records]
+        records = [
+            {**rec, "prompt": prompts[rec["id"]], "raw_output": raw[rec["id"]], "prediction": predictions[rec["id"]]}
+            for rec in scored.records
+        ]
         skipped = sorted((sid for sid, e in journal.items() if "skipped" in e), key=str)
         self.run_dir.write_samples(task.name, records)
         self.run_dir.write_exports(task.exports(p.samples, predictions))

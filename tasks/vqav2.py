@@ -146,13 +146,21 @@ class Vqav2Task(GenerationTask):
 
     def exports(self, samples: Sequence[VqaSample], predictions: Mapping[str, str]) -> dict[str, Any]:
         # The official results format; for test-dev this is the EvalAI submission file.
-        results = [{"question_id": s.question_id, "answer": predictions[s.sample_id]} for s in samples if s.sample_id in predictions]
+        results = [
+            {"question_id": s.question_id, "answer": predictions[s.sample_id]}
+            for s in samples
+            if s.sample_id in predictions
+        ]
         return {f"vqav2_{self._subtype()}_results.json": results}
 
     def describe(self) -> dict[str, Any]:
         o = self.options
-        return {"prompts": PROMPTS if o.prompt is None else {"all": o.prompt}, "generation": self.settings().__dict__,
-                "question_preprocessing": "lavis blip_question (max 50 words)", "scorer": o.scorer}
+        return {
+            "prompts": PROMPTS if o.prompt is None else {"all": o.prompt},
+            "generation": self.settings().__dict__,
+            "question_preprocessing": "lavis blip_question (max 50 words)",
+            "scorer": o.scorer,
+        }
 
 
 def _record(sample: VqaSample, score: float | None) -> dict[str, Any]:

@@ -38,9 +38,18 @@ def resolve_dtype(config: BackendConfig, device: torch.device) -> torch.dtype:
 class HfBlip2Backend:
     """Runs one batch at a time; image features are computed once per distinct image."""
 
+    @staticmethod
+    def preflight(config: BackendConfig) -> None:
+        """Cheap checks before any task work: a local weights folder must exist."""
+        model = config.model
+        looks_local = model.startswith((".", "/", "~")) or model.count("/") > 1 or Path(model).exists()
+        if looks_local and not (Path(model).expanduser() / "config.json").is_file():
+            raise BadInputError(f"backend {config.name}: no BLIP-2 checkpoint (config.json) in local folder {model}")
+
     def __init__(self, config: BackendConfig) -> None:
         from transformers import Blip2ForConditionalGeneration, Blip2Processor
 
+        self.preflight(config)
         self.config = config
         self.device = resolve_device(config.device)
         self.dtype = resolve_dtype(config, self.device)
@@ -48,7 +57,7 @@ class HfBlip2Backend:
         try:
             self.processor = Blip2Processor.from_pretrained(config.model, **kwargs)
             model = Blip2ForConditionalGeneration.from_pretrained(config.model, dtype=self.dtype, **kwargs)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # missing, offline, or not a valid repo id
             raise BadInputError(
                 f"cannot load BLIP-2 weights {config.model!r}: {str(exc).splitlines()[0]} "
                 "(offline? pre-download them or give a local folder as backend.model)"

@@ -19,7 +19,9 @@ def read_json(path: str | Path, what: str) -> Any:
         with path.open("rb") as f:
             return json.load(f)
     except json.JSONDecodeError as exc:
-        raise BadInputError(f"{what} {path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise BadInputError(
+            f"{what} {path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInputError(f"{what} {path}: cannot read: {exc}") from None
 

@@ -66,7 +66,9 @@ def load_official(
         if annotations is not None:
             ann = annotations.get(qid)
             if ann is None:
-                raise BadInputError(f"{annotations_file}: no annotation for question_id {qid} ({questions_file} {where})")
+                raise BadInputError(
+                    f"{annotations_file}: no annotation for question_id {qid} ({questions_file} {where})"
+                )
         path = coco_image_path(image_dir, folder, image_id)
         samples.append(_sample(qid, image_id, text, ImageSource(f"coco:{image_id}", path=str(path)), ann))
     return samples
@@ -91,9 +93,7 @@ def _annotations_by_id(path: Path) -> dict[int, Mapping[str, Any]]:
     return by_id
 
 
-def _sample(
-    qid: int, image_id: int, question: str, image: ImageSource, ann: Mapping[str, Any] | None
-) -> VqaSample:
+def _sample(qid: int, image_id: int, question: str, image: ImageSource, ann: Mapping[str, Any] | None) -> VqaSample:
     if ann is None:
         return VqaSample(qid, image_id, question, image, None)
     return VqaSample(

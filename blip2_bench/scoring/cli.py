@@ -18,16 +18,24 @@ log = logging.getLogger(__name__)
 def _vqav2(argv: list[str]) -> int:
     from .vqav2 import score_vqav2_files
 
-    parser = argparse.ArgumentParser(prog="blip2-bench score vqav2", description="Official VQA accuracy of a results file.")
+    parser = argparse.ArgumentParser(
+        prog="blip2-bench score vqav2", description="Official VQA accuracy of a results file."
+    )
     parser.add_argument("--questions", type=Path, required=True, help="v2_OpenEnded_mscoco_*_questions.json")
     parser.add_argument("--annotations", type=Path, required=True, help="v2_mscoco_*_annotations.json")
     parser.add_argument("--predictions", type=Path, required=True, help='[{"question_id": int, "answer": str}]')
-    parser.add_argument("--scorer", choices=SCORERS, default="official",
-                        help="official: current GT-Vision-Lab/VQA; lavis: the pre-2021 copy LAVIS ships")
+    parser.add_argument(
+        "--scorer",
+        choices=SCORERS,
+        default="official",
+        help="official: current GT-Vision-Lab/VQA; lavis: the pre-2021 copy LAVIS ships",
+    )
     parser.add_argument("--allow-partial", action="store_true", help="score only the answered questions")
     parser.add_argument("--json", type=Path, help="write the scores here")
     args = parser.parse_args(argv)
-    scores, note = score_vqav2_files(args.questions, args.annotations, args.predictions, args.scorer, args.allow_partial)
+    scores, note = score_vqav2_files(
+        args.questions, args.annotations, args.predictions, args.scorer, args.allow_partial
+    )
     print(f"VQA accuracy ({args.scorer} scorer): {scores['accuracy']:.2f}")
     for answer_type, value in sorted(scores["per_answer_type"].items()):
         print(f"  {answer_type:<8} {value:.2f}")

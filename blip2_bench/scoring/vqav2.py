@@ -25,24 +25,32 @@ def read_predictions(path: Path) -> dict[int, str]:
     return answers
 
 
-def score_vqav2_files(questions: Path, annotations: Path, predictions: Path, scorer: str,
-                      allow_partial: bool) -> tuple[dict[str, Any], str | None]:
+def score_vqav2_files(
+    questions: Path, annotations: Path, predictions: Path, scorer: str, allow_partial: bool
+) -> tuple[dict[str, Any], str | None]:
     """Scores plus a note when only part of the questions were answered (and allowed)."""
     samples = load_official(questions, annotations, image_dir=Path("."))
     answers = read_predictions(predictions)
     known = {s.question_id for s in samples}
     unknown = sorted(set(answers) - known)
     if unknown:
-        raise BadInputError(f"{predictions}: answer for unknown question_id {unknown[0]} "
-                            f"({len(unknown)} unknown ids; not in {questions})")
+        raise BadInputError(
+            f"{predictions}: answer for unknown question_id {unknown[0]} "
+            f"({len(unknown)} unknown ids; not in {questions})"
+        )
     missing = [s.question_id for s in samples if s.question_id not in answers]
     note = None
     if missing:
         head = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
         if not allow_partial:
-            raise BadInputError(f"{predictions}: no answer for {len(missing)} of {len(samples)} questions "
-                                f"(e.g. {head}); the official evaluation requires all (or pass --allow-partial)")
+            raise BadInputError(
+                f"{predictions}: no answer for {len(missing)} of {len(samples)} questions "
+                f"(e.g. {head}); the official evaluation requires all (or pass --allow-partial)"
+            )
         note = f"partial: scored {len(samples) - len(missing)} of {len(samples)} questions ({len(missing)} unanswered)"
-    records = [VqaRecord(s.question_id, answers[s.question_id], s.answers or (), s.answer_type, s.question_type)
-               for s in samples if s.question_id in answers]
+    records = [
+        VqaRecord(s.question_id, answers[s.question_id], s.answers or (), s.answer_type, s.question_type)
+        for s in samples
+        if s.question_id in answers
+    ]
     return vqa_scores(records, scorer=scorer), note

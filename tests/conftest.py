@@ -1,0 +1,39 @@
+"""Shared fixtures: tiny real BLIP-2 models and VQAv2 data in the official formats, built once."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from blip2_bench.demo.tiny_models import build_tiny_blip2
+from blip2_bench.demo.vqav2_fixture import VqaFixture, write_vqav2_fixture
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("models")
+    return {family: build_tiny_blip2(root / f"tiny-{family}", family) for family in ("opt", "t5")}
+
+
+@pytest.fixture(scope="session")
+def vqa_fixture_master(tmp_path_factory: pytest.TempPathFactory) -> VqaFixture:
+    return write_vqav2_fixture(tmp_path_factory.mktemp("vqav2"), n_images=4, questions_per_image=3)
+
+
+@pytest.fixture
+def vqa_data(vqa_fixture_master: VqaFixture, tmp_path: Path) -> Path:
+    """A private copy of the fixture data root, free to corrupt."""
+    root = tmp_path / "data"
+    shutil.copytree(vqa_fixture_master.root, root)
+    return root
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
