@@ -157,6 +157,11 @@ class HfBlip2Backend:
             "weights": weights_fingerprint(Path(self.config.model)) if Path(self.config.model).is_dir() else None,
             "family": self.config.family,
             "dtype": str(self.dtype).removeprefix("torch."),
+            # What each part really ran in (HF keeps the Q-Former in fp32 only when loading fp16).
+            "component_dtypes": {
+                part: str(next(getattr(self.model, part).parameters()).dtype).removeprefix("torch.")
+                for part in ("vision_model", "qformer", "language_projection", "language_model")
+            },
             "device": str(self.device),
             "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
             "batch_size": self.config.batch_size,
