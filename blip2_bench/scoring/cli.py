@@ -2,52 +2,26 @@
 
 from __future__ import annotations
 
-import argparse
-import logging
+import importlib
 import sys
-from pathlib import Path
+from collections.abc import Callable
 
 from ..errors import BenchError
-from ..metrics.vqa_accuracy import SCORERS
 from ..registry import unknown_name_message
-from ..rundir import atomic_write_json
 
-log = logging.getLogger(__name__)
-
-
-def _vqav2(argv: list[str]) -> int:
-    from .vqav2 import score_vqav2_files
-
-    parser = argparse.ArgumentParser(
-        prog="blip2-bench score vqav2", description="Official VQA accuracy of a results file."
-    )
-    parser.add_argument("--questions", type=Path, required=True, help="v2_OpenEnded_mscoco_*_questions.json")
-    parser.add_argument("--annotations", type=Path, required=True, help="v2_mscoco_*_annotations.json")
-    parser.add_argument("--predictions", type=Path, required=True, help='[{"question_id": int, "answer": str}]')
-    parser.add_argument(
-        "--scorer",
-        choices=SCORERS,
-        default="official",
-        help="official: current GT-Vision-Lab/VQA; lavis: the pre-2021 copy LAVIS ships",
-    )
-    parser.add_argument("--allow-partial", action="store_true", help="score only the answered questions")
-    parser.add_argument("--json", type=Path, help="write the scores here")
-    args = parser.parse_args(argv)
-    scores, note = score_vqav2_files(
-        args.questions, args.annotations, args.predictions, args.scorer, args.allow_partial
-    )
-    print(f"VQA accuracy ({args.scorer} scorer): {scores['accuracy']:.2f}")
-    for answer_type, value in sorted(scores["per_answer_type"].items()):
-        print(f"  {answer_type:<8} {value:.2f}")
-    if note:
-        print(f"NOTE: {note}")
-        scores = {**scores, "note": note}
-    if args.json:
-        atomic_write_json(args.json, scores)
-    return 0
+# task name -> "module:function"; each function takes argv and returns an exit code.
+COMMANDS = {
+    "vqav2": "blip2_bench.scoring.vqav2:main",
+    "coco_caption": "blip2_bench.scoring.captions:coco_caption_main",
+    "nocaps": "blip2_bench.scoring.captions:nocaps_main",
+    "flickr30k": "blip2_bench.scoring.retrieval:flickr30k_main",
+    "coco_retrieval": "blip2_bench.scoring.retrieval:coco_retrieval_main",
+}
 
 
-COMMANDS = {"vqav2": _vqav2}
+def _command(name: str) -> Callable[[list[str]], int]:
+    module, function = COMMANDS[name].split(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def score_main(argv: list[str]) -> int:
@@ -59,7 +33,7 @@ def score_main(argv: list[str]) -> int:
         print(f"blip2-bench score: {unknown_name_message('scorer task', name, COMMANDS)}", file=sys.stderr)
         return 2
     try:
-        return COMMANDS[name](rest)
+        return _command(name)(rest)
     except BenchError as exc:
         print(f"blip2-bench score {name}: error: {exc}", file=sys.stderr)
         return exc.exit_code

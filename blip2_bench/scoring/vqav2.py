@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
 from ..data.json_files import read_json, require_keys, require_list, require_type
 from ..data.vqav2 import load_official
 from ..errors import BadInputError
-from ..metrics.vqa_accuracy import VqaRecord, vqa_scores
+from ..metrics.vqa_accuracy import SCORERS, VqaRecord, vqa_scores
+from ..rundir import atomic_write_json
 
 
 def read_predictions(path: Path) -> dict[int, str]:
@@ -54,3 +56,33 @@ def score_vqav2_files(
         if s.question_id in answers
     ]
     return vqa_scores(records, scorer=scorer), note
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="blip2-bench score vqav2", description="Official VQA accuracy of a results file."
+    )
+    parser.add_argument("--questions", type=Path, required=True, help="v2_OpenEnded_mscoco_*_questions.json")
+    parser.add_argument("--annotations", type=Path, required=True, help="v2_mscoco_*_annotations.json")
+    parser.add_argument("--predictions", type=Path, required=True, help='[{"question_id": int, "answer": str}]')
+    parser.add_argument(
+        "--scorer",
+        choices=SCORERS,
+        default="official",
+        help="official: current GT-Vision-Lab/VQA; lavis: the pre-2021 copy LAVIS ships",
+    )
+    parser.add_argument("--allow-partial", action="store_true", help="score only the answered questions")
+    parser.add_argument("--json", type=Path, help="write the scores here")
+    args = parser.parse_args(argv)
+    scores, note = score_vqav2_files(
+        args.questions, args.annotations, args.predictions, args.scorer, args.allow_partial
+    )
+    print(f"VQA accuracy ({args.scorer} scorer): {scores['accuracy']:.2f}")
+    for answer_type, value in sorted(scores["per_answer_type"].items()):
+        print(f"  {answer_type:<8} {value:.2f}")
+    if note:
+        print(f"NOTE: {note}")
+        scores = {**scores, "note": note}
+    if args.json:
+        atomic_write_json(args.json, scores)
+    return 0

@@ -20,8 +20,13 @@ def _backend(model, family: str, dtype: str) -> HfBlip2Backend:
 def _requests(n_images: int, per_image: int) -> tuple[list[GenerationRequest], dict[str, Image.Image]]:
     settings = GenerationSettings(num_beams=3, max_new_tokens=4, min_new_tokens=2, length_penalty=-1.0)
     images = {f"i{k}": Image.new("RGB", (40 + k, 30), color=(40 * k, 90, 200 - 30 * k)) for k in range(n_images)}
-    requests = [GenerationRequest(f"{k}-{q}", ImageSource(f"i{k}", path="unused"), f"Question: q{q}{' x' * q} Answer:",
-                                  settings) for k in range(n_images) for q in range(per_image)]
+    requests = [
+        GenerationRequest(
+            f"{k}-{q}", ImageSource(f"i{k}", path="unused"), f"Question: q{q}{' x' * q} Answer:", settings
+        )
+        for k in range(n_images)
+        for q in range(per_image)
+    ]
     return requests, images
 
 
@@ -55,5 +60,7 @@ def test_each_image_is_encoded_once_and_results_match_per_request_generation(tin
         features = real([images[request.image.key]])
         prompts = [r.prompt for r in requests]  # same batch layout (padding) as the batched call
         index = prompts.index(request.prompt)
-        assert backend.generate_from_features(features.expand(len(prompts), -1, -1), prompts,
-                                              request.settings)[index] == text
+        assert (
+            backend.generate_from_features(features.expand(len(prompts), -1, -1), prompts, request.settings)[index]
+            == text
+        )
