@@ -9,7 +9,7 @@ from pathlib import Path
 from .errors import BadInputError
 from .paths import builtin_tasks_dir
 from .registry import unknown_name_message
-from .task_api import GenerationTask
+from .task_api import BaseTask
 
 
 def task_files(extra_dirs: list[str] | None = None) -> dict[str, Path]:
@@ -26,7 +26,7 @@ def task_files(extra_dirs: list[str] | None = None) -> dict[str, Path]:
     return found
 
 
-def load_task_class(name: str, extra_dirs: list[str] | None = None) -> type[GenerationTask]:
+def load_task_class(name: str, extra_dirs: list[str] | None = None) -> type[BaseTask]:
     files = task_files(extra_dirs)
     if name not in files:
         raise BadInputError(unknown_name_message("task", name, files))
@@ -39,8 +39,8 @@ def load_task_class(name: str, extra_dirs: list[str] | None = None) -> type[Gene
         sys.modules[module_name] = module  # dataclasses need their module registered
         spec.loader.exec_module(module)
     task_class = getattr(module, "TASK", None)
-    if not (isinstance(task_class, type) and issubclass(task_class, GenerationTask)):
-        raise BadInputError(f"task plugin {files[name]} must define TASK = <a GenerationTask subclass>")
+    if not (isinstance(task_class, type) and issubclass(task_class, BaseTask)):
+        raise BadInputError(f"task plugin {files[name]} must define TASK = <a BaseTask subclass>")
     if task_class.name != name:
         raise BadInputError(f"task plugin {files[name]} declares name {task_class.name!r}, expected {name!r}")
     return task_class

@@ -110,6 +110,19 @@ class RunDir:
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
         atomic_write_text(self.path / "samples" / f"{task}.jsonl", text)
 
+    def write_arrays(self, name: str, **arrays: Any) -> None:
+        """An .npz under exports/, written to a temporary name and renamed."""
+        import numpy as np
+
+        path = self.path / "exports" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with tmp.open("wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
     def write_exports(self, files: dict[str, Any]) -> None:
         for name, value in files.items():
             atomic_write_json(self.path / "exports" / name, value)

@@ -5,9 +5,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import numpy as np
 
 from .types import GenerationRequest, ModelTraits, TaskScores
+
+if TYPE_CHECKING:
+    from .data.retrieval import RetrievalData
 
 
 class Sample(Protocol):
@@ -15,19 +21,15 @@ class Sample(Protocol):
     def sample_id(self) -> str: ...
 
 
-class GenerationTask(ABC):
-    """A task answered by text generation. Subclasses set the class variables below.
-
-    A task never loads a model and never writes files: it turns data into requests and
-    raw outputs into scores.
-    """
+class BaseTask(ABC):
+    """What every task declares. A task never loads a model and never writes files."""
 
     name: ClassVar[str]
     version: ClassVar[int]
     """Bump (with a changelog line in the task's docstring) when prompt, parsing or metric change."""
     Options: ClassVar[type]
     """Dataclass schema of `task.<name>.*`; validated before any model loads."""
-    needs: ClassVar[str] = "generate"
+    needs: ClassVar[str]
     """The backend protocol the runner must find before any work."""
 
     def __init__(self, options: Any, data_root: Path) -> None:
@@ -37,6 +39,16 @@ class GenerationTask(ABC):
     @abstractmethod
     def data_files(self) -> dict[str, Path]:
         """The data files this run reads (hashed into provenance), checked to exist."""
+
+    def describe(self) -> dict[str, Any]:
+        """Settings worth recording in results (prompt template, generation settings, ...)."""
+        return {}
+
+
+class GenerationTask(BaseTask):
+    """A task answered by text generation: data -> requests, raw outputs -> scores."""
+
+    needs: ClassVar[str] = "generate"
 
     @abstractmethod
     def load(self, limit: int | None) -> Sequence[Sample]:
@@ -58,6 +70,33 @@ class GenerationTask(ABC):
         """Extra files for the run directory, file name -> JSON value (e.g. a server submission)."""
         return {}
 
-    def describe(self) -> dict[str, Any]:
-        """Settings worth recording in results (prompt template, generation settings, ...)."""
-        return {}
+
+class RetrievalTask(BaseTask):
+    """Image-text retrieval: a gallery of images and texts -> score matrices -> recall."""
+
+    needs: ClassVar[str] = "retrieval"
+
+    @abstractmethod
+    def load(self, limit: int | None) -> RetrievalData:
+        """Images and texts in file order (at most `limit` images, with all their texts)."""
+
+    @abstractmethod
+    def model_texts(self, data: RetrievalData) -> list[str]:
+        """The texts as the model sees them (the task owns caption preprocessing)."""
+
+    @abstractmethod
+    def plan(self) -> RetrievalPlan:
+        """Re-ranking settings for the runner."""
+
+    @abstractmethod
+    def score(self, data: RetrievalData, scores_i2t: np.ndarray, scores_t2i: np.ndarray) -> TaskScores:
+        """Recall metrics and per-query records from the final score matrices."""
+
+
+@dataclass(frozen=True)
+class RetrievalPlan:
+    rerank: bool
+    """Re-score the top candidates with the ITM head (LAVIS), or rank by ITC alone."""
+    k_test: int
+    text_batch_size: int
+    itm_batch_size: int

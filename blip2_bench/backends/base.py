@@ -29,4 +29,7 @@ class GenerationBackend(Protocol):
 
 
 # Protocol names a task may declare in `needs`, mapped to the methods a backend must have.
-PROTOCOLS: dict[str, tuple[str, ...]] = {"generate": ("generate", "provenance")}
+PROTOCOLS: dict[str, tuple[str, ...]] = {
+    "generate": ("generate", "provenance"),
+    "retrieval": ("image_features", "text_features", "itm_scores", "provenance"),
+}

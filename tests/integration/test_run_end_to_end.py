@@ -116,7 +116,7 @@ def test_interrupted_run_resumes_without_duplicates_and_matches_uninterrupted(
     assert read_jsonl(run_dir / "samples" / "vqav2.jsonl") == read_jsonl(reference / "samples" / "vqav2.jsonl")
     ref_scores = read_json(reference / "results.json")["tasks"]["vqav2"]["scores"]
     assert read_json(run_dir / "results.json")["tasks"]["vqav2"]["scores"] == ref_scores
-    assert read_json(run_dir / "results.json")["tasks"]["vqav2"]["timing"]["computed_samples"] == 8
+    assert read_json(run_dir / "results.json")["tasks"]["vqav2"]["timing"]["computed"] == 8
 
 
 def test_complete_run_is_reported_without_loading_the_model(tiny_models, vqa_data, tmp_path, monkeypatch, capsys):

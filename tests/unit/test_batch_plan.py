@@ -1,6 +1,6 @@
 """The runner's batch plan: grouped by image, deterministic, complete."""
 
-from blip2_bench.runner import plan_batches
+from blip2_bench.drivers.generation import plan_batches
 from blip2_bench.types import GenerationRequest, GenerationSettings, ImageSource
 
 S = GenerationSettings(1, 2, 1)
