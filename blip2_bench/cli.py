@@ -15,9 +15,11 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from .config import split_run_config
+from . import distributed
+from .config import NON_IDENTITY_KEYS, split_run_config
 from .errors import BadInputError, BenchError
 from .paths import conf_dir
 from .registry import unknown_name_message
@@ -39,6 +41,7 @@ def _run_name(*, _root_: DictConfig) -> str:
     raw.pop("hydra", None)
     resolved = OmegaConf.to_container(OmegaConf.create(raw), resolve=True)
     assert isinstance(resolved, dict)
+    resolved = identity_config(resolved)
     tasks = "+".join(sorted(resolved.get("task") or {})) or "none"
     return f"{tasks}-{config_hash(resolved)[:12]}"
 
@@ -47,23 +50,59 @@ if not OmegaConf.has_resolver("blip2_run_name"):
     OmegaConf.register_new_resolver("blip2_run_name", _run_name)
 
 
-def evaluate(cfg: DictConfig, run_dir_path: Path) -> dict[str, Any]:
-    """Validate the composed config, then run (or resume, or re-report) the run directory."""
+def identity_config(resolved: dict[str, Any]) -> dict[str, Any]:
+    """The config that decides results (run-control keys such as `fresh` left out)."""
+    return {k: v for k, v in resolved.items() if k not in NON_IDENTITY_KEYS}
+
+
+def evaluate(cfg: DictConfig, run_dir_path: Path) -> dict[str, Any] | None:
+    """Validate the composed config, then run (or resume, or re-report) the run directory.
+
+    Under torchrun or a multi-task Slurm job every rank calls this; rank 0 decides the run
+    directory (so a `${now:...}` in hydra.run.dir cannot split the ranks) and writes results.
+    """
     from .results import results_table
     from .runner import Runner
 
     run, backend, tasks = split_run_config(cfg)
+    env = distributed.detect()
+    distributed.init(env, run.dist_timeout_minutes)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
-    run_dir = RunDir(run_dir_path)
-    run_dir.lock_config(resolved)
-    if run_dir.complete:
-        log.info("run already complete: %s", run_dir.path)
-        results = json.loads((run_dir.path / "results.json").read_text(encoding="utf-8"))
-    else:
-        results = Runner(run, backend, tasks, run_dir, resolved).execute()
-    print(results_table(results).to_string(index=False))
-    print(f"run directory: {run_dir.path}")
+    run_dir = RunDir(Path(distributed.broadcast(str(run_dir_path))))
+    error = None
+    if env.is_main:
+        try:
+            run_dir.lock_config(identity_config(resolved))
+            if run.fresh:
+                run_dir.clear_final()
+        except BadInputError as exc:
+            error = str(exc)
+    error = distributed.broadcast(error)  # every rank stops, not only rank 0
+    if error:
+        raise BadInputError(error)
+    runner = Runner(run, backend, tasks, run_dir, resolved, env)
+    results = _finished_results(run_dir, runner.output_keys()) if env.is_main else None
+    if not distributed.broadcast(results is not None):
+        results = runner.execute()
+    if results is not None:
+        print(results_table(results).to_string(index=False))
+        print(f"run directory: {run_dir.path}")
+    return results
+
+
+def _finished_results(run_dir: RunDir, output_keys: dict[str, str]) -> dict[str, Any] | None:
+    """A finished run's results, unless what decides its outputs has changed since (new weights
+    under the same path, another torch or transformers version, ...)."""
+    if not run_dir.complete:
+        return None
+    results = json.loads((run_dir.path / "results.json").read_text(encoding="utf-8"))
+    held = {name: info.get("output_key") for name, info in results["tasks"].items()}
+    if held != output_keys:
+        log.warning("run %s finished with other weights, versions or settings; recomputing", run_dir.path)
+        run_dir.clear_final()
+        return None
+    log.info("run already complete: %s", run_dir.path)
     return results
 
 
@@ -90,14 +129,19 @@ def _run_hydra(argv: list[str]) -> int:
 
     @hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")
     def _job(cfg: DictConfig) -> None:
+        multirun = HydraConfig.get().mode == RunMode.MULTIRUN
         try:
             evaluate(cfg, Path(HydraConfig.get().runtime.output_dir))
         except BenchError as exc:
             log.error("%s", exc)
             outcome["code"] = exc.exit_code
+            if multirun:  # let the launcher mark this sweep point failed
+                raise
         except Exception:  # not bad input: keep the traceback, exit 1
             log.exception("run failed")
             outcome["code"] = 1
+            if multirun:
+                raise
 
     saved = sys.argv
     sys.argv = ["blip2-bench", *argv]
@@ -128,3 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def console_main() -> None:
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_main()

@@ -13,9 +13,12 @@ from .registry import unknown_name_message
 
 S = TypeVar("S")
 
-FAMILIES = ("opt", "t5")
+# opt: decoder-only LLM; t5: encoder-decoder LLM; itm: retrieval model (no LLM).
+FAMILIES = ("opt", "t5", "itm")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 BAD_IMAGE_POLICIES = ("fail", "skip")
+# Keys that change how a run proceeds but not its results: left out of the run's identity.
+NON_IDENTITY_KEYS = ("fresh", "dist_timeout_minutes")
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class BackendConfig:
     revision: str | None = None
     """Hub revision (branch, tag or commit) to pin."""
     family: str = "opt"
-    """LLM family: decides prompts, padding side and stopping."""
+    """LLM family: decides prompts, padding side and stopping ("itm" for retrieval models)."""
     image_size: int = 224
     """Square input size the checkpoint was trained at (224 zero-shot, 364 -coco)."""
     dtype: str = "auto"
@@ -66,6 +69,10 @@ class RunConfig:
     """Extra folders of task plugins, searched after the built-in tasks/."""
     on_bad_image: str = "fail"
     """fail: a corrupt or missing image stops the run; skip: drop it and report its id."""
+    fresh: bool = False
+    """Recompute everything: clear the run directory's journal and final files first."""
+    dist_timeout_minutes: float = 360.0
+    """How long data-parallel ranks wait for each other (a slow shard must not time out)."""
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import subprocess
 import sys
@@ -97,3 +98,22 @@ def sample_set_id(sample_ids: Iterable[str]) -> str:
 
 def environment() -> dict[str, Any]:
     return {"versions": package_versions(), "git_sha": git_sha(), "platform": platform.platform(), "argv": sys.argv}
+
+
+def weights_identity(model: str, revision: str | None) -> dict[str, Any]:
+    """What pins the weights without loading them: file hashes of a local folder, or the
+    hub snapshot's commit when it is in the local cache."""
+    folder = Path(model).expanduser()
+    if folder.is_dir():
+        return {"local": str(folder.resolve()), "files": weights_fingerprint(folder)}
+    try:
+        from huggingface_hub import snapshot_download
+
+        snapshot = snapshot_download(model, revision=revision, local_files_only=True)
+        return {"hub": model, "commit": Path(snapshot).name}
+    except Exception:  # not cached here (yet): the revision is all we know
+        return {"hub": model, "revision": revision}
+
+
+def short_hash(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]

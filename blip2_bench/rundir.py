@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -67,37 +67,56 @@ class RunDir:
     def complete(self) -> bool:
         return (self.path / COMPLETE_FILE).is_file()
 
+    def clear_final(self) -> None:
+        """Forget a finished run's final files (for fresh=true); COMPLETE goes first."""
+        for name in (COMPLETE_FILE, "results.json", "table.md", "table.csv"):
+            (self.path / name).unlink(missing_ok=True)
+
     def mark_complete(self) -> None:
         atomic_write_text(self.path / COMPLETE_FILE, "complete\n")
 
     # --- journal ---------------------------------------------------------------------------
-    def journal_path(self, task: str) -> Path:
-        return self.path / "journal" / f"{task}.jsonl"
+    def journal_path(self, task: str, rank: int = 0) -> Path:
+        # One file per data-parallel rank, so no two processes ever append to the same file.
+        return self.path / "journal" / (f"{task}.jsonl" if rank == 0 else f"{task}.rank{rank}.jsonl")
 
-    def read_journal(self, task: str) -> dict[str, dict[str, Any]]:
-        """Entries by sample id (first one wins); a torn last line is cut off the file."""
-        path = self.journal_path(task)
-        if not path.is_file():
-            return {}
+    def journal_files(self, task: str) -> list[Path]:
+        folder = self.path / "journal"
+        return [p for p in [folder / f"{task}.jsonl", *sorted(folder.glob(f"{task}.rank*.jsonl"))] if p.is_file()]
+
+    def read_journal(
+        self, task: str, accept: Callable[[dict[str, Any]], bool] | None = None, repair: bool = True
+    ) -> dict[str, dict[str, Any]]:
+        """Entries by id from every rank's file (first one wins), keeping those `accept` passes.
+
+        A torn last line (a crash mid-append) is skipped, and with `repair` cut off the file so
+        later appends stay valid; only one process may repair, before any rank appends.
+        """
         entries: dict[str, dict[str, Any]] = {}
-        good_bytes = 0
-        with path.open("rb") as f:
-            for line in f:
-                if not line.endswith(b"\n"):
-                    break
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    break
-                entries.setdefault(entry["id"], entry)
-                good_bytes += len(line)
-        if good_bytes != path.stat().st_size:
-            with path.open("r+b") as f:
-                f.truncate(good_bytes)
+        for path in self.journal_files(task):
+            good_bytes = 0
+            with path.open("rb") as f:
+                for line in f:
+                    if not line.endswith(b"\n"):
+                        break
+                    try:
+                        entry = json.loads(line)
+                    except json.JSONDecodeError:
+                        break
+                    good_bytes += len(line)
+                    if accept is None or accept(entry):
+                        entries.setdefault(entry["id"], entry)
+            if repair and good_bytes != path.stat().st_size:
+                with path.open("r+b") as f:
+                    f.truncate(good_bytes)
         return entries
 
-    def append_journal(self, task: str, entries: Iterable[dict[str, Any]]) -> None:
-        path = self.journal_path(task)
+    def clear_journal(self, task: str) -> None:
+        for path in self.journal_files(task):
+            path.unlink()
+
+    def append_journal(self, task: str, entries: Iterable[dict[str, Any]], rank: int = 0) -> None:
+        path = self.journal_path(task, rank)
         path.parent.mkdir(parents=True, exist_ok=True)
         data = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries)
         with path.open("a", encoding="utf-8") as f:

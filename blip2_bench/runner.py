@@ -9,6 +9,7 @@ from typing import Any
 from .backends import BACKENDS
 from .backends.base import PROTOCOLS
 from .config import BackendConfig, RunConfig, validate_section
+from .distributed import DistEnv
 from .drivers import RunContext, TaskOutcome, driver_for
 from .errors import BadInputError
 from .plugins import load_task_class
@@ -39,6 +40,7 @@ class Runner:
         task_options: dict[str, Any],
         run_dir: RunDir,
         resolved_config: dict[str, Any],
+        dist: DistEnv | None = None,
     ) -> None:
         self.backend_config = backend_config
         self.task_options = task_options
@@ -46,16 +48,34 @@ class Runner:
         self.resolved_config = resolved_config
         self._backend: Any = None
         self._backend_class = BACKENDS.get(backend_config.impl)
-        self.ctx = RunContext(run, backend_config, run_dir, self._get_backend)
+        identity = getattr(self._backend_class, "identity", None)
+        self.ctx = RunContext(
+            run,
+            backend_config,
+            run_dir,
+            self._get_backend,
+            backend_identity=identity(backend_config) if identity else {},
+            dist=dist or DistEnv(),
+            fresh=run.fresh,
+        )
 
-    def execute(self) -> dict[str, Any]:
-        # Everything that can fail on bad input fails here, before a model loads.
-        prepared = []
+    def _tasks(self) -> list[Any]:
+        tasks = []
         for name, options in self.task_options.items():
             task_class = load_task_class(name, self.ctx.run.task_dirs)
-            task = task_class(
-                validate_section(task_class.Options, options, f"task.{name}"), Path(self.ctx.run.data_root)
-            )
+            options = validate_section(task_class.Options, options, f"task.{name}")
+            tasks.append(task_class(options, Path(self.ctx.run.data_root)))
+        return tasks
+
+    def output_keys(self) -> dict[str, str]:
+        """Per task, the key of everything that decides its outputs (weights, versions, settings)."""
+        return {task.name: self.ctx.output_key(task) for task in self._tasks()}
+
+    def execute(self) -> dict[str, Any] | None:
+        """Run every task; rank 0 writes and returns the results, other ranks return None."""
+        # Everything that can fail on bad input fails here, before a model loads.
+        prepared = []
+        for task in self._tasks():
             check_protocol(task, self._backend_class)
             files = task.data_files()
             driver = driver_for(task.needs)
@@ -63,7 +83,13 @@ class Runner:
         preflight = getattr(self._backend_class, "preflight", None)
         if preflight is not None:
             preflight(self.backend_config)
-        results = {task.name: task_result(task, files, driver.run(p, self.ctx)) for task, files, driver, p in prepared}
+        outcomes = [(task, files, driver.run(p, self.ctx)) for task, files, driver, p in prepared]
+        if not self.ctx.dist.is_main:
+            return None
+        results = {
+            task.name: {**task_result(task, files, outcome), "output_key": self.ctx.output_key(task)}
+            for task, files, outcome in outcomes
+        }
         return write_results(self.run_dir, self.resolved_config, self._backend_provenance(), results)
 
     def _get_backend(self) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from ..config import BackendConfig
 from ..registry import Registry
@@ -15,8 +16,15 @@ def _hf_blip2() -> Callable[[BackendConfig], GenerationBackend]:
     return HfBlip2Backend
 
 
-BACKENDS: Registry[Callable[[BackendConfig], GenerationBackend]] = Registry("backend implementation")
+def _hf_blip2_retrieval() -> Callable[[BackendConfig], Any]:
+    from .hf_blip2_retrieval import HfBlip2RetrievalBackend
+
+    return HfBlip2RetrievalBackend
+
+
+BACKENDS: Registry[Callable[[BackendConfig], Any]] = Registry("backend implementation")
 BACKENDS.register("hf_blip2", _hf_blip2)
+BACKENDS.register("hf_blip2_retrieval", _hf_blip2_retrieval)
 
 
 def build_backend(config: BackendConfig) -> GenerationBackend:

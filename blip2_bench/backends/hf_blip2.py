@@ -12,7 +12,7 @@ from PIL import Image
 
 from ..config import BackendConfig
 from ..errors import BadInputError
-from ..provenance import weights_fingerprint
+from ..provenance import weights_fingerprint, weights_identity
 from ..types import GenerationRequest, GenerationSettings, ModelTraits
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,20 @@ def resolve_dtype(config: BackendConfig, device: torch.device) -> torch.dtype:
 
 class HfBlip2Backend:
     """Runs one batch at a time; image features are computed once per distinct image."""
+
+    @staticmethod
+    def identity(config: BackendConfig) -> dict[str, Any]:
+        """Everything about this backend that can change its outputs, known without loading it."""
+        device = resolve_device(config.device)
+        return {
+            "weights": weights_identity(config.model, config.revision),
+            "dtype": str(resolve_dtype(config, device)),
+            "device_type": device.type,
+            "batch_size": config.batch_size,
+            "image_size": config.image_size,
+            "family": config.family,
+            "torchvision": _torchvision_version(),
+        }
 
     @staticmethod
     def preflight(config: BackendConfig) -> None:

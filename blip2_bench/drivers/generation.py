@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from PIL import Image
 from tqdm import tqdm
 
+from ..distributed import all_gather, barrier
 from ..errors import BadInputError
 from ..images import load_rgb
+from ..provenance import short_hash
 from ..task_api import GenerationTask, Sample
 from ..types import GenerationRequest
 from . import TaskOutcome
@@ -53,6 +56,33 @@ def check_images_exist(task: str, requests: Sequence[GenerationRequest]) -> None
                 raise BadInputError(f"task {task}: image not found: {r.image.path} (sample {r.sample_id})")
 
 
+def batch_key(requests: Sequence[GenerationRequest]) -> str:
+    """Identity of one planned batch: its members, prompts, images and settings, in order."""
+    return short_hash([(r.sample_id, r.prompt, r.image.key, repr(r.settings)) for r in requests])
+
+
+def generate_splitting_on_oom(
+    backend: Any, requests: list[GenerationRequest], images: dict[str, Image.Image]
+) -> tuple[list[str], bool]:
+    """Generate; on a CUDA out-of-memory error halve the batch and retry (down to one request).
+
+    Returns the outputs and whether a split happened (split batches pad differently, so their
+    texts may differ from an unsplit run).
+    """
+    try:
+        return backend.generate(requests, images), False
+    except torch.cuda.OutOfMemoryError:
+        if len(requests) == 1:
+            raise
+        log.warning("CUDA out of memory on a batch of %d; splitting it in two", len(requests))
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        half = len(requests) // 2
+        first, _ = generate_splitting_on_oom(backend, requests[:half], images)
+        second, _ = generate_splitting_on_oom(backend, requests[half:], images)
+        return first + second, True
+
+
 class GenerationDriver:
     def prepare(self, task: GenerationTask, ctx: RunContext) -> PreparedGeneration:
         samples = task.load(ctx.run.limit)
@@ -63,22 +93,48 @@ class GenerationDriver:
             check_images_exist(task.name, requests)
         return PreparedGeneration(task, samples, requests)
 
-    def run(self, p: PreparedGeneration, ctx: RunContext) -> TaskOutcome:
-        name = p.task.name
-        journal = ctx.run_dir.read_journal(name)
+    def run(self, p: PreparedGeneration, ctx: RunContext) -> TaskOutcome | None:
+        """Run this rank's share of the batch plan; rank 0 then scores every rank's outputs."""
+        name, rank, world = p.task.name, ctx.dist.rank, ctx.dist.world_size
         batches = plan_batches(p.requests, ctx.batch_size)
-        todo = [b for b in batches if not all(p.requests[i].sample_id in journal for i in b)]
-        if journal:
-            log.info("%s: resuming, %d of %d batches already done", name, len(batches) - len(todo), len(batches))
+        output_key = ctx.output_key(p.task)
+        batch_of: dict[str, str] = {}
+        for batch in batches:
+            key = batch_key([p.requests[i] for i in batch])
+            batch_of.update({p.requests[i].sample_id: key for i in batch})
+
+        def reusable(entry: dict[str, Any]) -> bool:
+            # Keyed by everything that can change an output: backend, versions, task settings, batch.
+            return entry.get("ctx") == output_key and entry.get("batch") == batch_of.get(entry["id"])
+
+        if ctx.dist.is_main:
+            if ctx.fresh:
+                ctx.run_dir.clear_journal(name)
+            ctx.run_dir.read_journal(name, repair=True)  # cut torn lines before any rank appends
+        barrier()
+        journal = ctx.run_dir.read_journal(name, reusable, repair=False)
+        # Each rank takes every world-th batch of the one plan: batches are identical to a
+        # single-process run, so generated texts are too.
+        mine = [b for k, b in enumerate(batches) if k % world == rank]
+        todo = [b for b in mine if not all(p.requests[i].sample_id in journal for i in b)]
+        if len(todo) < len(mine):
+            log.info("%s: resuming, %d of %d batches already done", name, len(mine) - len(todo), len(mine))
         started = time.perf_counter()
-        with tqdm(total=len(batches), initial=len(batches) - len(todo), desc=name, unit="batch") as bar:
+        desc = name if world == 1 else f"{name} [rank {rank}/{world}]"
+        with tqdm(total=len(mine), initial=len(mine) - len(todo), desc=desc, unit="batch") as bar:
             for batch in todo:
                 entries = self._run_batch([p.requests[i] for i in batch], ctx)
-                ctx.run_dir.append_journal(name, entries)
-                journal.update({e["id"]: e for e in entries})
+                for entry in entries:
+                    entry.update(ctx=output_key, batch=batch_of[entry["id"]])
+                ctx.run_dir.append_journal(name, entries, rank=rank)
                 bar.update(1)
         seconds = time.perf_counter() - started
-        return self._score(p, journal, ctx, seconds, computed=sum(len(b) for b in todo))
+        computed = sum(all_gather(sum(len(b) for b in todo)))
+        barrier()
+        if not ctx.dist.is_main:
+            return None
+        journal = ctx.run_dir.read_journal(name, reusable, repair=False)
+        return self._score(p, journal, ctx, seconds, computed)
 
     def _run_batch(self, requests: list[GenerationRequest], ctx: RunContext) -> list[dict[str, Any]]:
         images: dict[str, Image.Image] = {}
@@ -95,8 +151,12 @@ class GenerationDriver:
                     skipped.append({"id": r.sample_id, "skipped": str(exc)})
                     continue
             runnable.append(r)
-        outputs = ctx.get_backend().generate(runnable, images) if runnable else []
-        return skipped + [{"id": r.sample_id, "raw": out} for r, out in zip(runnable, outputs, strict=True)]
+        outputs, split = generate_splitting_on_oom(ctx.get_backend(), runnable, images) if runnable else ([], False)
+        done = [{"id": r.sample_id, "raw": out} for r, out in zip(runnable, outputs, strict=True)]
+        if split:  # padding differs from the planned batch, so the text may too: say so
+            for entry in done:
+                entry["oom_split"] = True
+        return skipped + done
 
     def _score(
         self, p: PreparedGeneration, journal: dict[str, dict[str, Any]], ctx: RunContext, seconds: float, computed: int
@@ -106,9 +166,23 @@ class GenerationDriver:
         predictions = {sid: task.parse(text) for sid, text in raw.items()}
         scored = task.score(p.samples, predictions)
         prompts = {r.sample_id: r.prompt for r in p.requests}
+        split = {sid for sid, e in journal.items() if e.get("oom_split")}
         for rec in scored.records:
-            rec.update(prompt=prompts[rec["id"]], raw_output=raw[rec["id"]], prediction=predictions[rec["id"]])
+            rec.update(
+                prompt=prompts[rec["id"]],
+                raw_output=raw[rec["id"]],
+                prediction=predictions[rec["id"]],
+                oom_split=rec["id"] in split,
+            )
         ctx.run_dir.write_samples(task.name, scored.records)
         ctx.run_dir.write_exports(task.exports(p.samples, predictions))
         skipped = sorted((sid for sid, e in journal.items() if "skipped" in e), key=str)
-        return TaskOutcome(scored, [s.sample_id for s in p.samples], len(predictions), seconds, computed, skipped)
+        return TaskOutcome(
+            scored,
+            [s.sample_id for s in p.samples],
+            len(predictions),
+            seconds,
+            computed,
+            skipped,
+            extra={"oom_split_samples": len(split)},
+        )
