@@ -37,3 +37,17 @@ def read_json(path: Path):
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="session")
+def tiny_itm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from blip2_bench.demo.tiny_retrieval import build_tiny_blip2_retrieval
+
+    return build_tiny_blip2_retrieval(tmp_path_factory.mktemp("itm") / "tiny-itm")
+
+
+@pytest.fixture(scope="session")
+def flickr_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from blip2_bench.demo.retrieval_fixture import write_flickr30k_fixture
+
+    return write_flickr30k_fixture(tmp_path_factory.mktemp("flickr"), n_images=8).root

@@ -39,7 +39,7 @@ def test_every_backend_composes_with_all_tasks(backend):
     _, b, tasks = _validate(_compose([f"backend={backend}", f"task=[{','.join(TASKS)}]"]))
     assert b.name == backend and sorted(tasks) == TASKS
     # Each pairing names its family so the protocol follows: -coco checkpoints run at 364.
-    assert b.family == ("t5" if "t5" in backend else "opt")
+    assert b.family == ("itm" if "itm" in backend else "t5" if "t5" in backend else "opt")
     assert b.image_size == (364 if backend.endswith("-coco") else 32 if backend.startswith("tiny") else 224)
 
 
