@@ -15,20 +15,47 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_wheel_ships_configs_and_tasks_and_uses_them(tmp_path):
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(tmp_path / "dist"), str(REPO)], capture_output=True, text=True, timeout=300)
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = (tmp_path / "dist").glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for expected in ["blip2_bench/_shipped/conf/config.yaml", "blip2_bench/_shipped/conf/task/vqav2.yaml",
-                     "blip2_bench/_shipped/conf/backend/blip2-opt-2.7b.yaml",
-                     "blip2_bench/_shipped/conf/hydra/launcher/slurm.yaml", "blip2_bench/_shipped/tasks/vqav2.py"]:
+    for expected in [
+        "blip2_bench/_shipped/conf/config.yaml",
+        "blip2_bench/_shipped/conf/task/vqav2.yaml",
+        "blip2_bench/_shipped/conf/backend/blip2-opt-2.7b.yaml",
+        "blip2_bench/_shipped/conf/hydra/launcher/slurm.yaml",
+        "blip2_bench/_shipped/tasks/vqav2.py",
+    ]:
         assert expected in names, expected
     zipfile.ZipFile(wheel).extractall(tmp_path / "site")
-    probe = ("import blip2_bench.paths as p; from blip2_bench.plugins import task_files; "
-             "print(p.conf_dir()); print(sorted(task_files()))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
-                         env={**os.environ, "PYTHONPATH": str(tmp_path / "site")}, timeout=120)
+    probe = (
+        "import blip2_bench.paths as p; from blip2_bench.plugins import task_files; "
+        "print(p.conf_dir()); print(sorted(task_files()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "site")},
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     conf, tasks = out.stdout.splitlines()
     assert conf == str(tmp_path / "site" / "blip2_bench" / "_shipped" / "conf")

@@ -1,0 +1,262 @@
+"""Caption metrics as pycocoevalcap 1.2's COCOEvalCap.evaluate computes them, with fewer JVMs.
+
+The scorers are pycocoevalcap's own classes (Bleu(4), Meteor, Rouge, Cider), fed exactly what
+COCOEvalCap feeds them, so scores and per-image values are the official ones (tests compare
+with COCOEvalCap to 1e-9). What differs is how often Java starts:
+
+* PTB tokenizer: COCOEvalCap runs it twice (references, then candidates). It tokenizes line
+  by line (``-preserveLines``), so one run over references + candidates gives the same
+  tokens; it is run here once per evaluation with the same class, flags, file encoding and
+  punctuation filter as ``PTBTokenizer.tokenize``.
+* METEOR 1.5: one long-lived ``Meteor`` process (its start-up loads the paraphrase table, ~8 s)
+  serves every evaluation in this Python process; a scoring call sends its own SCORE/EVAL
+  lines, so results do not depend on earlier calls.
+* SPICE: see ``spice.py`` (never downloaded; "not computed" with the reason otherwise).
+
+Per-domain scores (NoCaps) come from the same tokenization: ``global`` document frequencies
+give CIDEr as the mean of per-image CIDEr from one pass over all images (consistent with the
+NoCaps server's breakdown); ``per-domain`` scores each domain alone (LAVIS's img_ids filter).
+BLEU, METEOR and ROUGE-L of a domain are always corpus scores over the domain's images.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import re
+import subprocess
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pycocoevalcap.bleu.bleu import Bleu
+from pycocoevalcap.cider.cider import Cider
+from pycocoevalcap.meteor.meteor import Meteor
+from pycocoevalcap.rouge.rouge import Rouge
+from pycocoevalcap.tokenizer import ptbtokenizer
+
+from ..errors import BadInputError
+from .spice import ScorerFailedError, run_spice, spice_mean, spice_status
+
+METRIC_KEYS = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr")
+"""COCOEvalCap.eval's keys, in its order ("SPICE" follows when computed); 0-1 scale, CIDEr ~0-10."""
+DOMAINS = ("in-domain", "near-domain", "out-domain")
+DF_MODES = ("global", "per-domain")
+
+# PTBTokenizer -preserveLines also starts a new line at these; pycocoevalcap replaces only "\n",
+# so one of them in a caption silently shifts every later caption onto the wrong image.
+_OTHER_LINE_BREAKS = re.compile("[\r\x0b\x0c\u2028\u2029]")
+
+
+@dataclass
+class CaptionScores:
+    """Corpus scores (pycocoevalcap keys) and per-image scores of one evaluated set."""
+
+    scores: dict[str, float]
+    per_image: dict[int, dict[str, float]]
+    not_computed: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {**self.scores, "per_image": {str(i): v for i, v in self.per_image.items()}}
+        if self.not_computed:
+            out["not_computed"] = dict(self.not_computed)
+        return out
+
+
+def tokenize(
+    refs: Mapping[int, Sequence[str]], preds: Mapping[int, str]
+) -> tuple[dict[int, list[str]], dict[int, list[str]], int]:
+    """(gts, res, n_sanitized): PTB-tokenized references and candidates from one tokenizer run.
+
+    Same command, input file and output filter as pycocoevalcap's PTBTokenizer.tokenize;
+    `n_sanitized` counts captions whose extra line-break characters were made spaces.
+    """
+    from .spice import find_java
+
+    java = find_java()
+    owners = [(False, i) for i, captions in refs.items() for _ in captions] + [(True, i) for i in preds]
+    lines = [c for captions in refs.values() for c in captions] + list(preds.values())
+    cleaned = [_OTHER_LINE_BREAKS.sub(" ", c.replace("\n", " ")) for c in lines]
+    sanitized = sum(a != b.replace("\n", " ") for a, b in zip(cleaned, lines, strict=True))
+    jar_dir = Path(ptbtokenizer.__file__).resolve().parent
+    with tempfile.TemporaryDirectory(prefix="blip2-bench-ptb-") as tmp:
+        path = Path(tmp) / "captions.txt"
+        path.write_bytes("\n".join(cleaned).encode())
+        cmd = [java, "-cp", ptbtokenizer.STANFORD_CORENLP_3_4_1_JAR, "edu.stanford.nlp.process.PTBTokenizer"]
+        try:
+            proc = subprocess.run([*cmd, "-preserveLines", "-lowerCase", str(path)], capture_output=True, cwd=jar_dir)
+        except OSError as exc:
+            raise ScorerFailedError(f"cannot start the PTB tokenizer: {exc}") from None
+    out = proc.stdout.decode().split("\n")
+    if proc.returncode != 0 or len(out) < len(cleaned) or any(out[len(cleaned) :]):
+        raise ScorerFailedError(
+            f"PTB tokenizer failed (exit {proc.returncode}, {len(out)} lines for {len(cleaned)} captions): "
+            f"{proc.stderr.decode(errors='replace').strip()[-600:]}"
+        )
+    gts: dict[int, list[str]] = {}
+    res: dict[int, list[str]] = {}
+    for (is_pred, image_id), line in zip(owners, out[: len(owners)], strict=True):
+        words = [w for w in line.rstrip().split(" ") if w not in ptbtokenizer.PUNCTUATIONS]
+        (res if is_pred else gts).setdefault(image_id, []).append(" ".join(words))
+    return gts, res, sanitized
+
+
+# --- METEOR: one process, reused -----------------------------------------------------------
+_meteor: Meteor | None = None
+_meteor_guard = threading.Lock()
+
+
+def _meteor_score(gts: dict[int, list[str]], res: dict[int, list[str]]) -> tuple[float, list[float]]:
+    global _meteor
+    with _meteor_guard:
+        if _meteor is None or _meteor.meteor_p.poll() is not None:
+            try:
+                _meteor = Meteor()
+            except OSError as exc:
+                raise ScorerFailedError(f"cannot start METEOR: {exc}") from None
+        meteor = _meteor
+        try:
+            score, scores = meteor.compute_score(gts, res)
+        except (OSError, ValueError) as exc:  # dead JVM: broken pipe, or an empty line read as a float
+            _meteor = None
+            raise ScorerFailedError(f"METEOR failed: {exc!r}{_close_meteor(meteor)}") from None
+        return float(score), [float(s) for s in scores]
+
+
+def _close_meteor(meteor: Meteor) -> str:
+    """Kill a METEOR process (without Meteor.__del__, which waits on a lock a failed call holds)."""
+    if meteor.lock.locked():
+        meteor.lock.release()
+    died = meteor.meteor_p.poll() is not None
+    meteor.meteor_p.kill()
+    meteor.meteor_p.wait()
+    if meteor.meteor_p.stdin is not None:
+        with contextlib.suppress(OSError):  # unflushed bytes for a dead JVM: a broken pipe, now not in __del__
+            meteor.meteor_p.stdin.close()
+    if not died or meteor.meteor_p.stderr is None:
+        return ""
+    return f"; METEOR said: {meteor.meteor_p.stderr.read().decode(errors='replace').strip()[-600:]}"
+
+
+@atexit.register
+def _shutdown_meteor() -> None:
+    global _meteor
+    if _meteor is not None:
+        meteor, _meteor = _meteor, None
+        _close_meteor(meteor)
+
+
+# --- scoring ---------------------------------------------------------------------------------
+def score_tokenized(gts: dict[int, list[str]], res: dict[int, list[str]], ids: Sequence[int]) -> CaptionScores:
+    """BLEU-1..4, METEOR, ROUGE-L and CIDEr-D of the images `ids`, as COCOEvalCap.evaluate.
+
+    CIDEr's document frequencies come from the references of exactly these images.
+    """
+    g = {i: gts[i] for i in ids}
+    r = {i: res[i] for i in ids}
+    scores: dict[str, float] = {}
+    per_image: dict[int, dict[str, float]] = {i: {} for i in ids}
+
+    def put(key: str, corpus: float, values: Sequence[float]) -> None:
+        scores[key] = float(corpus)
+        for i, value in zip(ids, values, strict=True):
+            per_image[i][key] = float(value)
+
+    bleu, bleu_per_image = Bleu(4).compute_score(g, r, verbose=0)
+    for key, corpus, values in zip(METRIC_KEYS[:4], bleu, bleu_per_image, strict=True):
+        put(key, corpus, values)
+    put("METEOR", *_meteor_score(g, r))
+    put("ROUGE_L", *Rouge().compute_score(g, r))
+    put("CIDEr", *Cider().compute_score(g, r))
+    return CaptionScores(scores, per_image)
+
+
+def _prepare(
+    refs: Mapping[int, Sequence[str]], preds: Mapping[int, str], spice: str
+) -> tuple[list[int], dict[int, list[str]], dict[int, list[str]], dict[int, float] | None, CaptionScores]:
+    ids = [i for i in refs if i in preds]
+    if not ids:
+        raise BadInputError("no image has both references and a prediction")
+    status = spice_status(spice)  # decided before any Java starts
+    gts, res, sanitized = tokenize({i: refs[i] for i in ids}, {i: preds[i] for i in ids})
+    spice_values = run_spice(gts, res, status) if status.available else None
+    shell = CaptionScores({}, {}, {} if status.available else {"SPICE": status.reason})
+    if sanitized:
+        shell.notes.append(
+            f"{sanitized} caption(s) held line-break characters (\\r, \\v, \\f, U+2028, U+2029) that the PTB "
+            "tokenizer splits lines on; they were made spaces (pycocoevalcap would misalign later captions)"
+        )
+    return ids, gts, res, spice_values, shell
+
+
+def _add_spice(part: CaptionScores, spice_values: dict[int, float] | None, ids: Sequence[int]) -> None:
+    if spice_values is not None:
+        part.scores["SPICE"] = spice_mean([spice_values[i] for i in sorted(ids)])
+        for i in ids:
+            part.per_image[i]["SPICE"] = spice_values[i]
+
+
+def evaluate_captions(
+    refs: Mapping[int, Sequence[str]], preds: Mapping[int, str], spice: str = "auto"
+) -> CaptionScores:
+    """COCO caption metrics of the images in `refs` (in its order) that have a prediction."""
+    ids, gts, res, spice_values, shell = _prepare(refs, preds, spice)
+    result = score_tokenized(gts, res, ids)
+    _add_spice(result, spice_values, ids)
+    result.not_computed, result.notes = shell.not_computed, shell.notes
+    return result
+
+
+@dataclass
+class DomainScores:
+    """NoCaps: scores per domain and over all images ("entire"), and per image."""
+
+    domains: dict[str, dict[str, float]]
+    per_image: dict[int, dict[str, float]]
+    df: str
+    not_computed: dict[str, str]
+    notes: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {**self.domains, "df": self.df}
+        out["per_image"] = {str(i): v for i, v in self.per_image.items()}
+        if self.not_computed:
+            out["not_computed"] = dict(self.not_computed)
+        return out
+
+
+def evaluate_by_domain(
+    refs: Mapping[int, Sequence[str]],
+    preds: Mapping[int, str],
+    domains: Mapping[int, str],
+    df: str = "global",
+    spice: str = "auto",
+) -> DomainScores:
+    """Scores per domain (in-domain, near-domain, out-domain) and "entire", under one df convention."""
+    if df not in DF_MODES:
+        raise BadInputError(f"df must be one of {DF_MODES}, got {df!r}")
+    ids, gts, res, spice_values, shell = _prepare(refs, preds, spice)
+    entire = score_tokenized(gts, res, ids)  # one pass over all images: "entire", and global df
+    _add_spice(entire, spice_values, ids)
+    per_image = {i: dict(v) for i, v in entire.per_image.items()}
+    out: dict[str, dict[str, float]] = {}
+    for domain in DOMAINS:
+        members = [i for i in ids if domains[i] == domain]
+        if not members:
+            shell.notes.append(f"no {domain} images were scored")
+            continue
+        part = score_tokenized(gts, res, members)
+        _add_spice(part, spice_values, members)
+        if df == "global":
+            part.scores["CIDEr"] = float(np.mean(np.array([entire.per_image[i]["CIDEr"] for i in members])))
+        else:
+            for i in members:
+                per_image[i]["CIDEr"] = part.per_image[i]["CIDEr"]
+        out[domain] = part.scores
+    out["entire"] = entire.scores
+    return DomainScores(out, per_image, df, shell.not_computed, shell.notes)
