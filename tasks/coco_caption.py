@@ -1,15 +1,7 @@
 """COCO captioning, Karpathy test split (BLIP-2 paper Table 3), scored as pycocoevalcap does.
 
-Protocol (LAVIS lavis/projects/blip2/eval/caption_coco_*_eval.yaml + blip2_opt/blip2_t5.generate):
-prompt "a photo of"; the scored caption is the generated continuation only (LAVIS decodes
-the new tokens, so the prompt is never part of it), cut at the first newline and stripped;
-5 beams, at most 30 and at least 8 new tokens; repetition penalty 1.0 and length penalty 1.0
-(the generate() defaults the paper-era captioning task ran with: it passed neither; LAVIS
-71a2da9, 2023-12-06, made the task default to 1.15 and 0.0 when unset, so both are pinned).
-
-Min length, pinned as new tokens only: LAVIS from May 2023 (8491f1d) generates from
-embeddings, where min_length counts new tokens; the January 2023 release (cd4db98) passed
-the prompt as input_ids, so its min_length=8 also counted the prompt's tokens.
+The captioning protocol (prompt, lengths, pinned penalties, the min-length reading) lives in
+blip2_bench/captioning.py, shared with nocaps.
 
 Changelog:
 - v1: the protocol above; pycocoevalcap 1.2 metrics (PTB tokenizer once per evaluation),

@@ -14,22 +14,22 @@ from ..config import BackendConfig
 from ..errors import BadInputError
 from ..provenance import weights_fingerprint, weights_identity
 from ..types import GenerationRequest, GenerationSettings, ModelTraits
+from .common import (
+    DTYPES,
+    device_name,
+    image_processing_record,
+    pin_image_size,
+    resolve_device,
+    torchvision_version,
+)
 
 log = logging.getLogger(__name__)
-
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def resolve_dtype(config: BackendConfig, device: torch.device) -> torch.dtype:
     """The paper's precision on GPU (LAVIS: OPT fp16, Flan-T5 bf16); fp32 on CPU."""
     if config.dtype != "auto":
-        return _DTYPES[config.dtype]
+        return DTYPES[config.dtype]
     if device.type != "cuda":
         return torch.float32
     return torch.float16 if config.family == "opt" else torch.bfloat16
@@ -49,7 +49,7 @@ class HfBlip2Backend:
             "batch_size": config.batch_size,
             "image_size": config.image_size,
             "family": config.family,
-            "torchvision": _torchvision_version(),
+            "torchvision": torchvision_version(),
         }
 
     @staticmethod
@@ -86,19 +86,12 @@ class HfBlip2Backend:
         self.tokenizer = self.processor.tokenizer
         # LAVIS pads decoder-only prompts on the left so generation continues right after them.
         self.tokenizer.padding_side = "left" if is_decoder_only else "right"
-        self._set_image_size(config.image_size)
+        pin_image_size(self.processor.image_processor, config.image_size)
         self.traits = ModelTraits(family=config.family, image_size=config.image_size)
         self.num_query_tokens = int(model.config.num_query_tokens)
         self.image_token_id = int(model.config.image_token_id)
         # LAVIS's blip2_opt stops at the newline token (it is passed as eos_token_id).
         self.stop_ids = self._stop_ids() if is_decoder_only else None
-
-    def _set_image_size(self, size: int) -> None:
-        # The checkpoint's processor decides resize only; pin the protocol's S x S bicubic, no crop.
-        ip = self.processor.image_processor
-        ip.size = {"height": size, "width": size}
-        ip.resample = Image.Resampling.BICUBIC
-        ip.do_center_crop = False
 
     def _stop_ids(self) -> list[int]:
         newline = self.tokenizer("\n", add_special_tokens=False).input_ids
@@ -177,25 +170,9 @@ class HfBlip2Backend:
                 for part in ("vision_model", "qformer", "language_projection", "language_model")
             },
             "device": str(self.device),
-            "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
+            "device_name": device_name(self.device),
             "batch_size": self.config.batch_size,
             "num_query_tokens": self.num_query_tokens,
             "stop": "newline token (as LAVIS blip2_opt)" if self.stop_ids else "eos",
-            "image_processing": {
-                "class": type(ip).__name__,
-                "size": dict(ip.size),
-                "resample": int(ip.resample),
-                "mean": list(ip.image_mean),
-                "std": list(ip.image_std),
-                "torchvision": _torchvision_version(),
-            },
+            "image_processing": image_processing_record(ip),
         }
-
-
-def _torchvision_version() -> str | None:
-    try:
-        import torchvision  # noqa: F401
-
-        return str(torchvision.__version__)
-    except Exception:  # absent, or (as with a CPU torch wheel) present but not importable
-        return None

@@ -27,7 +27,7 @@ from ..config import BackendConfig
 from ..errors import BadInputError
 from ..provenance import weights_fingerprint
 from ..types import ModelTraits
-from .hf_blip2 import _DTYPES, _torchvision_version, resolve_device
+from .common import DTYPES, device_name, image_processing_record, pin_image_size, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class HfBlip2RetrievalBackend:
         self.device = resolve_device(config.device)
         # LAVIS evaluates with the ViT in fp16 (vit_precision) on GPU; fp32 on CPU.
         if config.dtype != "auto":
-            self.dtype = _DTYPES[config.dtype]
+            self.dtype = DTYPES[config.dtype]
         else:
             self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
         kwargs: dict[str, Any] = {"revision": config.revision} if config.revision else {}
@@ -112,16 +112,9 @@ class HfBlip2RetrievalBackend:
         self.model = model.to(self.device).eval()
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "right"  # BERT; position ids assume it
-        self._set_image_size(config.image_size)
+        pin_image_size(self.processor.image_processor, config.image_size)
         self.traits = ModelTraits(family="itm", image_size=config.image_size)
         self.num_query_tokens = int(model.config.num_query_tokens)
-
-    def _set_image_size(self, size: int) -> None:
-        # As hf_blip2: the protocol's S x S bicubic resize, no crop, whatever the checkpoint ships.
-        ip = self.processor.image_processor
-        ip.size = {"height": size, "width": size}
-        ip.resample = Image.Resampling.BICUBIC
-        ip.do_center_crop = False
 
     # --- the batch API ---------------------------------------------------------------------
     @torch.inference_mode()
@@ -221,16 +214,9 @@ class HfBlip2RetrievalBackend:
                 for part in ("vision_model", "qformer", *_FP32_PARTS)
             },
             "device": str(self.device),
-            "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
+            "device_name": device_name(self.device),
             "batch_size": self.config.batch_size,
             "num_query_tokens": self.num_query_tokens,
             "max_text_tokens": MAX_TEXT_TOKENS,
-            "image_processing": {
-                "class": type(ip).__name__,
-                "size": dict(ip.size),
-                "resample": int(ip.resample),
-                "mean": list(ip.image_mean),
-                "std": list(ip.image_std),
-                "torchvision": _torchvision_version(),
-            },
+            "image_processing": image_processing_record(ip),
         }

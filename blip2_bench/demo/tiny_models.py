@@ -19,6 +19,7 @@ and ``config.image_token_id`` points at it. Weights depend only on ``seed``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
@@ -183,6 +184,34 @@ def _generation_config(family: str, image_token_id: int) -> GenerationConfig:
     )
 
 
+def tiny_vision_config(image_size: int) -> dict[str, Any]:
+    """A 2-layer ViT with 8 px patches (shared by the tiny generation and retrieval models)."""
+    return {
+        "image_size": image_size,
+        "patch_size": 8,
+        "hidden_size": HIDDEN,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "initializer_range": 0.02,  # the default 1e-10 would make images irrelevant
+    }
+
+
+def tiny_qformer_config(vocab_size: int, **extra: Any) -> dict[str, Any]:
+    """A 2-layer Q-Former cross-attending every layer; 64 positions cover LAVIS's 35 text tokens."""
+    return {
+        "hidden_size": HIDDEN,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "cross_attention_frequency": 1,
+        "encoder_hidden_size": HIDDEN,
+        "max_position_embeddings": 64,
+        "vocab_size": vocab_size,
+        **extra,
+    }
+
+
 def build_tiny_blip2(
     out_dir: str | Path,
     family: str,
@@ -206,25 +235,8 @@ def build_tiny_blip2(
     tokenizer = _opt_tokenizer() if family == "opt" else _t5_tokenizer()
     image_token_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
     config = Blip2Config(
-        vision_config={
-            "image_size": image_size,
-            "patch_size": 8,
-            "hidden_size": HIDDEN,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "initializer_range": 0.02,  # the default 1e-10 would make images irrelevant
-        },
-        qformer_config={
-            "hidden_size": HIDDEN,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "intermediate_size": 64,
-            "cross_attention_frequency": 1,
-            "encoder_hidden_size": HIDDEN,
-            "max_position_embeddings": 64,
-            "vocab_size": 64,
-        },
+        vision_config=tiny_vision_config(image_size),
+        qformer_config=tiny_qformer_config(vocab_size=64),
         text_config=_text_config(family, len(tokenizer)).to_dict(),
         num_query_tokens=num_query_tokens,
         image_text_hidden_size=HIDDEN,

@@ -22,7 +22,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from .tiny_models import CLIP_MEAN, CLIP_STD, HIDDEN, _corpus_lines
+from .tiny_models import CLIP_MEAN, CLIP_STD, _corpus_lines, tiny_qformer_config, tiny_vision_config
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 # Caption-style text (Flickr30K / COCO flavour) so fixture captions tokenize into words.
@@ -86,27 +86,12 @@ def build_tiny_blip2_retrieval(
     # The processor adds an <image> token to the tokenizer; size the vocabulary after it.
     processor = Blip2Processor(image_processor=image_processor, tokenizer=_bert_tokenizer(), num_query_tokens=None)
     config = Blip2Config(
-        vision_config={
-            "image_size": image_size,
-            "patch_size": 8,
-            "hidden_size": HIDDEN,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "initializer_range": 0.02,  # the default 1e-10 would make images irrelevant
-        },
-        qformer_config={
-            "hidden_size": HIDDEN,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "intermediate_size": 64,
-            "cross_attention_frequency": 1,
-            "encoder_hidden_size": HIDDEN,
-            "max_position_embeddings": 64,  # >= LAVIS's 35 text tokens
-            "vocab_size": len(processor.tokenizer),
-            "pad_token_id": 0,
-            "use_qformer_text_input": True,  # text path: BERT-style embeddings and text FFNs
-        },
+        vision_config=tiny_vision_config(image_size),
+        qformer_config=tiny_qformer_config(
+            vocab_size=len(processor.tokenizer),
+            pad_token_id=0,
+            use_qformer_text_input=True,  # text path: BERT-style embeddings and text FFNs
+        ),
         num_query_tokens=num_query_tokens,
         image_text_hidden_size=embed_dim,
         architectures=["Blip2ForImageTextRetrieval"],
