@@ -82,7 +82,8 @@ def evaluate(cfg: DictConfig, run_dir_path: Path) -> dict[str, Any] | None:
     if error:
         raise BadInputError(error)
     runner = Runner(run, backend, tasks, run_dir, resolved, env)
-    results = _finished_results(run_dir, runner.output_keys()) if env.is_main else None
+    keys = runner.finish_keys()  # on every rank: bad task options or data fail everywhere alike
+    results = _finished_results(run_dir, keys) if env.is_main else None
     if not distributed.broadcast(results is not None):
         results = runner.execute()
     if results is not None:
@@ -91,14 +92,14 @@ def evaluate(cfg: DictConfig, run_dir_path: Path) -> dict[str, Any] | None:
     return results
 
 
-def _finished_results(run_dir: RunDir, output_keys: dict[str, str]) -> dict[str, Any] | None:
-    """A finished run's results, unless what decides its outputs has changed since (new weights
-    under the same path, another torch or transformers version, ...)."""
+def _finished_results(run_dir: RunDir, finish_keys: dict[str, str]) -> dict[str, Any] | None:
+    """A finished run's results, unless what decides them has changed since (new weights under
+    the same path, another torch or transformers version, edited annotations, ...)."""
     if not run_dir.complete:
         return None
     results = json.loads((run_dir.path / "results.json").read_text(encoding="utf-8"))
-    held = {name: info.get("output_key") for name, info in results["tasks"].items()}
-    if held != output_keys:
+    held = {name: info.get("finish_key") for name, info in results["tasks"].items()}
+    if held != finish_keys:
         log.warning("run %s finished with other weights, versions or settings; recomputing", run_dir.path)
         run_dir.clear_final()
         return None
@@ -108,12 +109,16 @@ def _finished_results(run_dir: RunDir, output_keys: dict[str, str]) -> dict[str,
 
 def check_group_choices(argv: list[str]) -> None:
     """Hydra says only "Could not load 'task/vqa2'"; name the close options instead."""
+    if any(arg.lstrip("+~").startswith("hydra.searchpath") for arg in argv):
+        return  # configs may come from other folders too
     for arg in argv:
         key, sep, value = arg.lstrip("+~").partition("=")
         folder = conf_dir() / key
         if not sep or "." in key or key == "hydra" or not folder.is_dir():
             continue
         known = sorted(p.stem for p in folder.glob("*.yaml"))
+        if "(" in value:  # Hydra sweep functions (glob, choice, range): Hydra checks those itself
+            continue
         for choice in value.strip("[]").split(","):
             if choice and choice not in known:
                 raise BadInputError(unknown_name_message(f"{key} config", choice, known))
@@ -132,6 +137,7 @@ def _run_hydra(argv: list[str]) -> int:
         multirun = HydraConfig.get().mode == RunMode.MULTIRUN
         try:
             evaluate(cfg, Path(HydraConfig.get().runtime.output_dir))
+            distributed.shutdown()
         except BenchError as exc:
             log.error("%s", exc)
             outcome["code"] = exc.exit_code
@@ -147,9 +153,11 @@ def _run_hydra(argv: list[str]) -> int:
     sys.argv = ["blip2-bench", *argv]
     try:
         _job()
-    except SystemExit as exc:  # hydra exits on a bad override or a missing config
+    except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
-        return 2 if code == 1 else code
+        if {"-m", "--multirun"} & set(argv):
+            return code  # a failed sweep point: its own log says why (bad input or not)
+        return 2 if code == 1 else code  # a single run reaches here only on a bad override or config
     finally:
         sys.argv = saved
     return outcome["code"]

@@ -11,13 +11,17 @@ import datetime as dt
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
 
+from .errors import BadInputError, BenchError
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,26 @@ def all_gather(value: Any) -> list[Any]:
     out: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(out, value)
     return out
+
+
+def collectively(fn: Callable[[], T]) -> T:
+    """Run this rank's local part; if any rank fails, every rank raises, so none waits forever
+    at the next collective. `fn` must not itself call a collective."""
+    if not dist.is_initialized():
+        return fn()
+    result, failure = None, None
+    try:
+        result = fn()
+    except BenchError as exc:
+        failure = (exc.exit_code, str(exc))
+    except Exception as exc:
+        log.exception("rank %d failed", dist.get_rank())
+        failure = (1, f"{type(exc).__name__}: {exc}")
+    for rank, failed in enumerate(all_gather(failure)):
+        if failed is not None:
+            code, message = failed
+            raise (BadInputError if code == BadInputError.exit_code else BenchError)(f"rank {rank}: {message}")
+    return result  # type: ignore[return-value]
 
 
 def shutdown() -> None:

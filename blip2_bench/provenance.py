@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -25,9 +26,6 @@ PACKAGES = (
     "omegaconf",
     "pandas",
 )
-# Files above this size are fingerprinted from their size and both ends, not read whole.
-FULL_HASH_LIMIT = 256 * 2**20
-_EDGE = 4 * 2**20
 
 
 def package_versions() -> dict[str, str | None]:
@@ -41,14 +39,17 @@ def package_versions() -> dict[str, str | None]:
 
 
 def git_sha() -> str | None:
-    """The blip2-bench source's commit, with '+dirty' when the work tree has changes."""
+    """The blip2-bench checkout's commit, '+dirty' when its code, configs or tasks differ from it
+    (untracked files included); None for an installed wheel, which has no checkout."""
     root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():  # e.g. site-packages inside some other checkout's .venv
+        return None
     try:
         sha = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "-C", str(root), "status", "--porcelain", "--", "blip2_bench", "conf", "tasks"],
             capture_output=True,
             text=True,
             timeout=10,
@@ -59,19 +60,49 @@ def git_sha() -> str | None:
 
 
 def file_hash(path: Path) -> str:
-    """sha256 of the file, or for very large files "partial-sha256:" of size and both ends."""
-    size = path.stat().st_size
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        if size <= FULL_HASH_LIMIT:
-            for block in iter(lambda: f.read(2**20), b""):
+    """sha256 of the whole file; cached by (path, size, mtime) so multi-GB weights hash once."""
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    cache = _hash_cache()
+    if key not in cache:
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(2**22), b""):
                 digest.update(block)
-            return "sha256:" + digest.hexdigest()
-        digest.update(str(size).encode())
-        digest.update(f.read(_EDGE))
-        f.seek(size - _EDGE)
-        digest.update(f.read(_EDGE))
-    return "partial-sha256:" + digest.hexdigest()
+        cache[key] = "sha256:" + digest.hexdigest()
+        _save_hash_cache(cache)
+    return cache[key]
+
+
+def _hash_cache_path() -> Path:
+    root = os.environ.get("BLIP2_BENCH_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "blip2-bench"
+    )
+    return Path(root) / "file-hashes.json"
+
+
+_HASHES: dict[str, str] | None = None
+
+
+def _hash_cache() -> dict[str, str]:
+    global _HASHES
+    if _HASHES is None:
+        try:
+            _HASHES = json.loads(_hash_cache_path().read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            _HASHES = {}
+    return _HASHES
+
+
+def _save_hash_cache(cache: dict[str, str]) -> None:
+    path = _hash_cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(cache), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:  # a read-only home only costs re-hashing next time
+        pass
 
 
 def data_file_hashes(files: dict[str, Path]) -> dict[str, dict[str, str]]:
@@ -83,7 +114,8 @@ def data_file_hashes(files: dict[str, Path]) -> dict[str, dict[str, str]]:
 
 def weights_fingerprint(folder: Path) -> dict[str, str]:
     """Hashes of a local checkpoint's weight and config files."""
-    names = sorted(p for p in folder.iterdir() if p.suffix in {".safetensors", ".bin", ".json"} and p.is_file())
+    suffixes = {".safetensors", ".bin", ".json", ".model", ".txt"}  # weights, configs, tokenizer files
+    names = sorted(p for p in folder.iterdir() if p.suffix in suffixes and p.is_file())
     return {p.name: file_hash(p) for p in names}
 
 
@@ -101,18 +133,13 @@ def environment() -> dict[str, Any]:
 
 
 def weights_identity(model: str, revision: str | None) -> dict[str, Any]:
-    """What pins the weights without loading them: file hashes of a local folder, or the
-    hub snapshot's commit when it is in the local cache."""
+    """What pins the weights without loading them: file hashes of a local folder, or the hub
+    id and revision as asked (the resolved commit goes to provenance, not to this key: it is
+    unknown before the first download and may differ between nodes' caches)."""
     folder = Path(model).expanduser()
     if folder.is_dir():
         return {"local": str(folder.resolve()), "files": weights_fingerprint(folder)}
-    try:
-        from huggingface_hub import snapshot_download
-
-        snapshot = snapshot_download(model, revision=revision, local_files_only=True)
-        return {"hub": model, "commit": Path(snapshot).name}
-    except Exception:  # not cached here (yet): the revision is all we know
-        return {"hub": model, "revision": revision}
+    return {"hub": model, "revision": revision}
 
 
 def short_hash(value: Any) -> str:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from .backends import BACKENDS
 from .backends.base import PROTOCOLS
 from .config import BackendConfig, RunConfig, validate_section
-from .distributed import DistEnv
+from .distributed import DistEnv, broadcast
 from .drivers import RunContext, TaskOutcome, driver_for
 from .errors import BadInputError
 from .plugins import load_task_class
-from .provenance import data_file_hashes, sample_set_id
+from .provenance import data_file_hashes, sample_set_id, short_hash
 from .results import write_results
 from .rundir import RunDir
 
@@ -49,13 +50,15 @@ class Runner:
         self._backend: Any = None
         self._backend_class = BACKENDS.get(backend_config.impl)
         identity = getattr(self._backend_class, "identity", None)
+        dist = dist or DistEnv()
         self.ctx = RunContext(
             run,
             backend_config,
             run_dir,
             self._get_backend,
-            backend_identity=identity(backend_config) if identity else {},
-            dist=dist or DistEnv(),
+            # Rank 0's view, so every rank keys its journal entries alike.
+            backend_identity=broadcast(identity(backend_config) if identity else {}),
+            dist=dist,
             fresh=run.fresh,
         )
 
@@ -67,9 +70,13 @@ class Runner:
             tasks.append(task_class(options, Path(self.ctx.run.data_root)))
         return tasks
 
-    def output_keys(self) -> dict[str, str]:
-        """Per task, the key of everything that decides its outputs (weights, versions, settings)."""
-        return {task.name: self.ctx.output_key(task) for task in self._tasks()}
+    def finish_keys(self) -> dict[str, str]:
+        """Per task, a key of everything its final results depend on: what decides the outputs
+        (weights, versions, settings) and the data files' contents (annotations included)."""
+        return {
+            task.name: short_hash([self.ctx.output_key(task), data_file_hashes(task.data_files())])
+            for task in self._tasks()
+        }
 
     def execute(self) -> dict[str, Any] | None:
         """Run every task; rank 0 writes and returns the results, other ranks return None."""
@@ -83,11 +90,12 @@ class Runner:
         preflight = getattr(self._backend_class, "preflight", None)
         if preflight is not None:
             preflight(self.backend_config)
+        keys = self.finish_keys()
         outcomes = [(task, files, driver.run(p, self.ctx)) for task, files, driver, p in prepared]
         if not self.ctx.dist.is_main:
             return None
         results = {
-            task.name: {**task_result(task, files, outcome), "output_key": self.ctx.output_key(task)}
+            task.name: {**task_result(task, files, outcome), "finish_key": keys[task.name]}
             for task, files, outcome in outcomes
         }
         return write_results(self.run_dir, self.resolved_config, self._backend_provenance(), results)
@@ -99,8 +107,13 @@ class Runner:
         return self._backend
 
     def _backend_provenance(self) -> dict[str, Any]:
-        if self._backend is None:  # every prediction came from the journal
-            return {"id": self.backend_config.name, "model": self.backend_config.model, "loaded": False}
+        if self._backend is None:  # every output came from the journal: record what keyed it
+            return {
+                "id": self.backend_config.name,
+                **asdict(self.backend_config),
+                "loaded": False,
+                "identity": self.ctx.backend_identity,
+            }
         return self._backend.provenance()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,12 @@ import pytest
 
 from blip2_bench.demo.tiny_models import build_tiny_blip2
 from blip2_bench.demo.vqav2_fixture import VqaFixture, write_vqav2_fixture
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_hash_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # Weight-file hashes are cached under ~/.cache by default; tests keep theirs private.
+    os.environ["BLIP2_BENCH_CACHE"] = str(tmp_path_factory.mktemp("hash-cache"))
 
 
 @pytest.fixture(scope="session")

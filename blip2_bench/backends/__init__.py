@@ -25,7 +25,3 @@ def _hf_blip2_retrieval() -> Callable[[BackendConfig], Any]:
 BACKENDS: Registry[Callable[[BackendConfig], Any]] = Registry("backend implementation")
 BACKENDS.register("hf_blip2", _hf_blip2)
 BACKENDS.register("hf_blip2_retrieval", _hf_blip2_retrieval)
-
-
-def build_backend(config: BackendConfig) -> GenerationBackend:
-    return BACKENDS.get(config.impl)(config)

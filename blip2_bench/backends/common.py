@@ -16,6 +16,20 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def lavis_image_processor(model: str, size: int, **kwargs: Any) -> Any:
+    """The checkpoint's image processor on transformers' PIL backend, pinned to S x S bicubic.
+
+    LAVIS resizes PIL images (torchvision's Resize on a PIL image calls PIL's bicubic);
+    transformers would pick its torchvision backend whenever torchvision imports, which
+    resizes tensors with antialiased bicubic and gives slightly different pixels.
+    """
+    from transformers import AutoImageProcessor
+
+    image_processor = AutoImageProcessor.from_pretrained(model, backend="pil", **kwargs)
+    pin_image_size(image_processor, size)
+    return image_processor
+
+
 def pin_image_size(image_processor: Any, size: int) -> None:
     """The checkpoint's processor decides nothing: the protocol's S x S bicubic resize, no crop."""
     image_processor.size = {"height": size, "width": size}

@@ -18,7 +18,7 @@ from .common import (
     DTYPES,
     device_name,
     image_processing_record,
-    pin_image_size,
+    lavis_image_processor,
     resolve_device,
     torchvision_version,
 )
@@ -70,6 +70,7 @@ class HfBlip2Backend:
         kwargs: dict[str, Any] = {"revision": config.revision} if config.revision else {}
         try:
             self.processor = Blip2Processor.from_pretrained(config.model, **kwargs)
+            self.processor.image_processor = lavis_image_processor(config.model, config.image_size, **kwargs)
             model = Blip2ForConditionalGeneration.from_pretrained(config.model, dtype=self.dtype, **kwargs)
         except (OSError, ValueError) as exc:  # missing, offline, or not a valid repo id
             raise BadInputError(
@@ -86,7 +87,6 @@ class HfBlip2Backend:
         self.tokenizer = self.processor.tokenizer
         # LAVIS pads decoder-only prompts on the left so generation continues right after them.
         self.tokenizer.padding_side = "left" if is_decoder_only else "right"
-        pin_image_size(self.processor.image_processor, config.image_size)
         self.traits = ModelTraits(family=config.family, image_size=config.image_size)
         self.num_query_tokens = int(model.config.num_query_tokens)
         self.image_token_id = int(model.config.image_token_id)

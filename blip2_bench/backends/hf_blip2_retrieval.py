@@ -27,7 +27,7 @@ from ..config import BackendConfig
 from ..errors import BadInputError
 from ..provenance import weights_fingerprint
 from ..types import ModelTraits
-from .common import DTYPES, device_name, image_processing_record, pin_image_size, resolve_device
+from .common import DTYPES, device_name, image_processing_record, lavis_image_processor, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ class HfBlip2RetrievalBackend:
             hf_config = Blip2Config.from_pretrained(config.model, **kwargs)
             check_retrieval_config(hf_config.to_dict(), f"backend {config.name}: {config.model}")
             self.processor = Blip2Processor.from_pretrained(config.model, **kwargs)
+            self.processor.image_processor = lavis_image_processor(config.model, config.image_size, **kwargs)
             model, info = Blip2ForImageTextRetrieval.from_pretrained(
                 config.model, dtype=self.dtype, output_loading_info=True, **kwargs
             )
@@ -112,7 +113,6 @@ class HfBlip2RetrievalBackend:
         self.model = model.to(self.device).eval()
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "right"  # BERT; position ids assume it
-        pin_image_size(self.processor.image_processor, config.image_size)
         self.traits = ModelTraits(family="itm", image_size=config.image_size)
         self.num_query_tokens = int(model.config.num_query_tokens)
 

@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from ..distributed import all_gather, barrier
-from ..errors import BadInputError
+from ..distributed import all_gather, barrier, collectively
+from ..errors import BadInputError, BenchError
 from ..images import load_rgb
 from ..provenance import short_hash
 from ..task_api import GenerationTask, Sample
@@ -121,19 +121,26 @@ class GenerationDriver:
             log.info("%s: resuming, %d of %d batches already done", name, len(mine) - len(todo), len(mine))
         started = time.perf_counter()
         desc = name if world == 1 else f"{name} [rank {rank}/{world}]"
-        with tqdm(total=len(mine), initial=len(mine) - len(todo), desc=desc, unit="batch") as bar:
-            for batch in todo:
-                entries = self._run_batch([p.requests[i] for i in batch], ctx)
-                for entry in entries:
-                    entry.update(ctx=output_key, batch=batch_of[entry["id"]])
-                ctx.run_dir.append_journal(name, entries, rank=rank)
-                bar.update(1)
+
+        def run_my_batches() -> None:
+            with tqdm(total=len(mine), initial=len(mine) - len(todo), desc=desc, unit="batch") as bar:
+                for batch in todo:
+                    entries = self._run_batch([p.requests[i] for i in batch], ctx)
+                    for entry in entries:
+                        entry.update(ctx=output_key, batch=batch_of[entry["id"]])
+                    ctx.run_dir.append_journal(name, entries, rank=rank)
+                    bar.update(1)
+
+        collectively(run_my_batches)
         seconds = time.perf_counter() - started
         computed = sum(all_gather(sum(len(b) for b in todo)))
         barrier()
         if not ctx.dist.is_main:
             return None
         journal = ctx.run_dir.read_journal(name, reusable, repair=False)
+        missing = [s.sample_id for s in p.samples if s.sample_id not in journal]
+        if missing:  # e.g. a rank that keyed its outputs differently: never score a silent subset
+            raise BenchError(f"{name}: {len(missing)} samples have no output after the run (e.g. {missing[0]})")
         return self._score(p, journal, ctx, seconds, computed)
 
     def _run_batch(self, requests: list[GenerationRequest], ctx: RunContext) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from ..data.retrieval import RetrievalData
-from ..distributed import all_gather
+from ..distributed import all_gather, barrier, collectively
 from ..errors import BadInputError
 from ..images import load_rgb
 from ..metrics.retrieval import assemble_reranked, candidate_pairs, itc_similarity, rerank_candidates
@@ -98,13 +98,17 @@ class RetrievalDriver:
         batches = [b for k, b in enumerate(_batches(len(p.data.images), ctx.batch_size)) if k % world == rank]
         mine: list[int] = [i for b in batches for i in b]
         itc, vision = [], []
-        for batch in tqdm(batches, desc=f"{p.task.name} images", unit="batch"):
-            images = [load_rgb(p.data.images[i], f"image {p.data.image_ids[i]}") for i in batch]
-            batch_itc, batch_vision = backend.image_features(images)
-            itc.append(batch_itc)
-            # Host memory, not the GPU: ViT-g vision outputs for COCO 5k are ~9.5 GB in fp16.
-            # Each ITM batch moves only its own rows to the device.
-            vision.append(batch_vision.cpu())
+
+        def encode_my_images() -> None:
+            for batch in tqdm(batches, desc=f"{p.task.name} images", unit="batch"):
+                images = [load_rgb(p.data.images[i], f"image {p.data.image_ids[i]}") for i in batch]
+                batch_itc, batch_vision = backend.image_features(images)
+                itc.append(batch_itc)
+                # Host memory, not the GPU: ViT-g vision outputs for COCO 5k are ~9.5 GB in fp16.
+                # Each ITM batch moves only its own rows to the device.
+                vision.append(batch_vision.cpu())
+
+        collectively(encode_my_images)
         my_itc = torch.cat(itc) if itc else torch.empty(0)
         full = None
         for indices, features in all_gather((mine, my_itc)):
@@ -154,21 +158,32 @@ class RetrievalDriver:
         plan_id = short_hash(
             [hashlib.sha256(pairs[positions].numpy().tobytes()).hexdigest(), batch_size, ctx.output_key(p.task)]
         )
-        journal = ctx.run_dir.read_journal(journal_name, lambda e: e.get("plan") == plan_id, repair=rank == 0)
+        if ctx.dist.is_main:
+            if ctx.fresh:
+                ctx.run_dir.clear_journal(journal_name)
+            ctx.run_dir.read_journal(journal_name, repair=True)  # cut torn lines before any rank appends
+        barrier()
+        journal = ctx.run_dir.read_journal(journal_name, lambda e: e.get("plan") == plan_id, repair=False)
         my_scores = torch.empty(len(positions), dtype=torch.float32)
-        batches, computed = _batches(len(positions), batch_size), 0
-        for b, batch in enumerate(tqdm(batches, desc=f"{p.task.name} ITM re-rank", unit="batch")):
-            key = f"rank{rank}:batch{b}"
-            if key in journal:
-                my_scores[batch.start : batch.stop] = torch.tensor(journal[key]["scores"], dtype=torch.float32)
-                continue
-            chunk = pairs[positions[batch.start : batch.stop]]
-            rows = torch.tensor([row_of[i] for i in chunk[:, 0].tolist()], dtype=torch.long)
-            out = backend.itm_scores(my_vision[rows], input_ids[chunk[:, 1]], attention[chunk[:, 1]])
-            my_scores[batch.start : batch.stop] = out
-            computed += len(out)
-            ctx.run_dir.append_journal(journal_name, [{"id": key, "plan": plan_id, "scores": out.tolist()}], rank=rank)
+        batches = _batches(len(positions), batch_size)
+        computed = [0]
+
+        def score_my_pairs() -> None:
+            for b, batch in enumerate(tqdm(batches, desc=f"{p.task.name} ITM re-rank", unit="batch")):
+                key = f"rank{rank}:batch{b}"
+                if key in journal:
+                    my_scores[batch.start : batch.stop] = torch.tensor(journal[key]["scores"], dtype=torch.float32)
+                    continue
+                chunk = pairs[positions[batch.start : batch.stop]]
+                rows = torch.tensor([row_of[i] for i in chunk[:, 0].tolist()], dtype=torch.long)
+                out = backend.itm_scores(my_vision[rows], input_ids[chunk[:, 1]], attention[chunk[:, 1]])
+                my_scores[batch.start : batch.stop] = out
+                computed[0] += len(out)
+                entry = {"id": key, "plan": plan_id, "scores": out.tolist()}
+                ctx.run_dir.append_journal(journal_name, [entry], rank=rank)
+
+        collectively(score_my_pairs)
         scores = torch.empty(len(pairs), dtype=torch.float32)
         for where, values in all_gather((positions, my_scores)):
             scores[where] = values
-        return scores, computed
+        return scores, computed[0]
