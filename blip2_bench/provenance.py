@@ -105,10 +105,16 @@ def _save_hash_cache(cache: dict[str, str]) -> None:
         pass
 
 
-def data_file_hashes(files: dict[str, Path]) -> dict[str, dict[str, str]]:
-    out = {}
+def data_file_hashes(files: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """sha256 of each data file; a folder (e.g. parquet shards) gets one hash of its files'."""
+    out: dict[str, dict[str, Any]] = {}
     for role, path in files.items():
-        out[role] = {"path": str(path), "hash": file_hash(path) if path.is_file() else "directory"}
+        if path.is_dir():
+            members = sorted(p for p in path.rglob("*") if p.is_file())
+            digest = short_hash({str(p.relative_to(path)): file_hash(p) for p in members})
+            out[role] = {"path": str(path.resolve()), "hash": f"folder:{digest}", "files": len(members)}
+        else:
+            out[role] = {"path": str(path.resolve()), "hash": file_hash(path)}
     return out
 
 
