@@ -47,3 +47,20 @@ def require_type(value: Any, kind: type | tuple[type, ...], path: Path | str, wh
     if isinstance(value, bool) or not isinstance(value, kind):
         raise BadInputError(f"{path}: {where} has the wrong type {type(value).__name__}: {value!r}")
     return value
+
+
+def read_keyed_results(path: Path, id_key: str, value_key: str) -> dict[int, str]:
+    """An official results file, `[{id_key: int, value_key: str}]`, as id -> value.
+
+    A duplicate id or a wrong type is an error naming the record.
+    """
+    values: dict[int, str] = {}
+    for i, entry in enumerate(require_list(read_json(path, "predictions file"), path, "top level")):
+        where = f"record {i}"
+        require_keys(entry, [id_key, value_key], path, where)
+        key = require_type(entry[id_key], int, path, f"{where}.{id_key}")
+        value = require_type(entry[value_key], str, path, f"{where}.{value_key}")
+        if key in values:
+            raise BadInputError(f"{path}: {where}: duplicate {id_key} {key}")
+        values[key] = value
+    return values

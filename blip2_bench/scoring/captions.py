@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.coco_captions import read_coco_caption_file
-from ..data.json_files import read_json, require_keys, require_list, require_type
+from ..data.json_files import read_keyed_results
 from ..data.nocaps import domains_of
 from ..errors import BadInputError
 from ..metrics.captions import DF_MODES, DOMAINS, METRIC_KEYS, evaluate_by_domain, evaluate_captions
@@ -22,16 +22,8 @@ from ..rundir import atomic_write_json
 
 
 def read_predictions(path: Path) -> dict[int, str]:
-    """image_id -> caption; duplicates and wrong types are errors naming the record."""
-    captions: dict[int, str] = {}
-    for i, entry in enumerate(require_list(read_json(path, "predictions file"), path, "top level")):
-        where = f"record {i}"
-        require_keys(entry, ["image_id", "caption"], path, where)
-        image_id = require_type(entry["image_id"], int, path, f"{where}.image_id")
-        caption = require_type(entry["caption"], str, path, f"{where}.caption")
-        if image_id in captions:
-            raise BadInputError(f"{path}: {where}: duplicate image_id {image_id} (one caption per image)")
-        captions[image_id] = caption
+    """image_id -> caption (one caption per image); an empty file is an error."""
+    captions = read_keyed_results(path, "image_id", "caption")
     if not captions:
         raise BadInputError(f"{path}: no predictions")
     return captions

@@ -6,25 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..data.json_files import read_json, require_keys, require_list, require_type
+from ..data.json_files import read_keyed_results
 from ..data.vqav2 import load_official
 from ..errors import BadInputError
 from ..metrics.vqa_accuracy import SCORERS, VqaRecord, vqa_scores
 from ..rundir import atomic_write_json
-
-
-def read_predictions(path: Path) -> dict[int, str]:
-    """question_id -> answer; duplicates and wrong types are errors naming the record."""
-    answers: dict[int, str] = {}
-    for i, entry in enumerate(require_list(read_json(path, "predictions file"), path, "top level")):
-        where = f"record {i}"
-        require_keys(entry, ["question_id", "answer"], path, where)
-        qid = require_type(entry["question_id"], int, path, f"{where}.question_id")
-        answer = require_type(entry["answer"], str, path, f"{where}.answer")
-        if qid in answers:
-            raise BadInputError(f"{path}: {where}: duplicate question_id {qid}")
-        answers[qid] = answer
-    return answers
 
 
 def score_vqav2_files(
@@ -32,7 +18,7 @@ def score_vqav2_files(
 ) -> tuple[dict[str, Any], str | None]:
     """Scores plus a note when only part of the questions were answered (and allowed)."""
     samples = load_official(questions, annotations, image_dir=Path("."))
-    answers = read_predictions(predictions)
+    answers = read_keyed_results(predictions, "question_id", "answer")
     known = {s.question_id for s in samples}
     unknown = sorted(set(answers) - known)
     if unknown:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +10,7 @@ import pytest
 from blip2_bench.backends.hf_blip2_retrieval import HfBlip2RetrievalBackend
 from blip2_bench.cli import main
 from tests.conftest import read_json, read_jsonl
-from tests.integration.test_scale_out import BIN, REPO, _free_port
+from tests.integration.test_scale_out import run_torchrun
 
 pytestmark = pytest.mark.slow
 LAVIS_KEYS = {
@@ -140,19 +138,10 @@ def test_backend_protocol_mismatch_fails_before_work(tiny_itm, tiny_models, flic
 def test_torchrun_two_ranks_rank_and_score_like_one_process(tiny_itm, flickr_data, tmp_path):
     single, multi = tmp_path / "single", tmp_path / "multi"
     assert main(_args(tiny_itm, flickr_data, single)) == 0
-    cmd = [
-        str(BIN / "torchrun"),
-        "--nproc_per_node=2",
-        f"--master_port={_free_port()}",
-        "-m",
-        "blip2_bench.cli",
-        *_args(tiny_itm, flickr_data, multi),
-    ]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=None)
+    proc = run_torchrun(_args(tiny_itm, flickr_data, multi))
     assert proc.returncode == 0, proc.stderr[-3000:]
     a, b = np.load(single / "exports" / "flickr30k_scores.npz"), np.load(multi / "exports" / "flickr30k_scores.npz")
     assert np.abs(a["i2t"] - b["i2t"]).max() <= 1e-6 and np.abs(a["t2i"] - b["t2i"]).max() <= 1e-6
     ranks = lambda d: [r["rank"] for r in read_jsonl(d / "samples" / "flickr30k.jsonl")]  # noqa: E731
     assert ranks(single) == ranks(multi)
     assert (multi / "journal" / "flickr30k.itm.rank1.jsonl").is_file()
-    assert sys.executable  # the torchrun binary sits beside this interpreter

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from blip2_bench.errors import BadInputError
 from blip2_bench.provenance import file_hash
 from tests.conftest import read_json
 from tests.integration.test_run_end_to_end import run_cli
-from tests.integration.test_scale_out import BIN, REPO, _args, _free_port
+from tests.integration.test_scale_out import _args, run_torchrun
 
 A = "v2_mscoco_val2014_annotations.json"
 Q = "v2_OpenEnded_mscoco_val2014_questions.json"
@@ -77,16 +76,7 @@ def test_a_failure_on_one_rank_stops_every_rank_with_its_message(tiny_models, vq
     bad.write_bytes(bad.read_bytes()[:100])
     run_dir = tmp_path / "run"
     args = [a for a in _args(tiny_models["opt"], vqa_data, run_dir) if not a.startswith("backend.batch_size")]
-    cmd = [
-        str(BIN / "torchrun"),
-        "--nproc_per_node=2",
-        f"--master_port={_free_port()}",
-        "-m",
-        "blip2_bench.cli",
-        *args,
-        "backend.batch_size=3",
-    ]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = run_torchrun([*args, "backend.batch_size=3"])
     assert proc.returncode != 0
     # Both ranks stop with rank 1's one-line reason (Hydra logs to stdout), rather than one
     # of them waiting at a barrier or dying with a broken-connection traceback.

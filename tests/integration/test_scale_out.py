@@ -27,6 +27,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def run_torchrun(args: list[str], ranks: int = 2) -> subprocess.CompletedProcess[str]:
+    """The real CLI under torchrun: `ranks` CPU processes joined over gloo on a free local port."""
+    cmd = [
+        str(BIN / "torchrun"),
+        f"--nproc_per_node={ranks}",
+        f"--master_port={_free_port()}",
+        "-m",
+        "blip2_bench.cli",
+        *args,
+    ]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
 def _args(model: Path, data: Path, run_dir: Path, *extra: str) -> list[str]:
     return [
         "backend=tiny-opt",
@@ -41,15 +54,7 @@ def _args(model: Path, data: Path, run_dir: Path, *extra: str) -> list[str]:
 def test_torchrun_two_ranks_generate_exactly_what_one_process_does(tiny_models, vqa_data, tmp_path):
     single, multi = tmp_path / "single", tmp_path / "multi"
     assert main(_args(tiny_models["opt"], vqa_data, single)) == 0
-    cmd = [
-        str(BIN / "torchrun"),
-        "--nproc_per_node=2",
-        f"--master_port={_free_port()}",
-        "-m",
-        "blip2_bench.cli",
-        *_args(tiny_models["opt"], vqa_data, multi),
-    ]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = run_torchrun(_args(tiny_models["opt"], vqa_data, multi))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(p.name for p in (multi / "journal").iterdir()) == ["vqav2.jsonl", "vqav2.rank1.jsonl"]
     assert read_jsonl(multi / "samples" / "vqav2.jsonl") == read_jsonl(single / "samples" / "vqav2.jsonl")
