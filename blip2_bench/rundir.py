@@ -87,7 +87,7 @@ class RunDir:
     def read_journal(
         self, task: str, accept: Callable[[dict[str, Any]], bool] | None = None, repair: bool = True
     ) -> dict[str, dict[str, Any]]:
-        """Entries by id from every rank's file (first one wins), keeping those `accept` passes.
+        """Entries by id from every rank's file (the last one wins), keeping those `accept` passes.
 
         A torn last line (a crash mid-append) is skipped, and with `repair` cut off the file so
         later appends stay valid; only one process may repair, before any rank appends.
@@ -105,7 +105,7 @@ class RunDir:
                         break
                     good_bytes += len(line)
                     if accept is None or accept(entry):
-                        entries.setdefault(entry["id"], entry)
+                        entries[entry["id"]] = entry  # a re-run batch's newer entry wins
             if repair and good_bytes != path.stat().st_size:
                 with path.open("r+b") as f:
                     f.truncate(good_bytes)

@@ -46,6 +46,18 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
 
 
+def journal_outputs(path: Path) -> list[dict]:
+    """Per-sample outputs of a generation journal (one line per batch); a torn line is skipped."""
+    outputs = []
+    if Path(path).is_file():
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            try:
+                outputs += json.loads(line)["outputs"]
+            except json.JSONDecodeError:
+                pass
+    return outputs
+
+
 @pytest.fixture(scope="session")
 def tiny_itm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from blip2_bench.demo.tiny_retrieval import build_tiny_blip2_retrieval

@@ -94,29 +94,33 @@ class GenerationDriver:
         return PreparedGeneration(task, samples, requests)
 
     def run(self, p: PreparedGeneration, ctx: RunContext) -> TaskOutcome | None:
-        """Run this rank's share of the batch plan; rank 0 then scores every rank's outputs."""
+        """Run this rank's share of the batch plan; rank 0 then scores every rank's outputs.
+
+        The journal holds one line per batch, so a torn write loses exactly that batch and a
+        resumed run never holds two outputs for one sample.
+        """
         name, rank, world = p.task.name, ctx.dist.rank, ctx.dist.world_size
         batches = plan_batches(p.requests, ctx.batch_size)
+        keys = [batch_key([p.requests[i] for i in batch]) for batch in batches]
         output_key = ctx.output_key(p.task)
-        batch_of: dict[str, str] = {}
-        for batch in batches:
-            key = batch_key([p.requests[i] for i in batch])
-            batch_of.update({p.requests[i].sample_id: key for i in batch})
 
         def reusable(entry: dict[str, Any]) -> bool:
             # Keyed by everything that can change an output: backend, versions, task settings, batch.
-            return entry.get("ctx") == output_key and entry.get("batch") == batch_of.get(entry["id"])
+            return entry.get("ctx") == output_key
 
         if ctx.dist.is_main:
             if ctx.fresh:
                 ctx.run_dir.clear_journal(name)
             ctx.run_dir.read_journal(name, repair=True)  # cut torn lines before any rank appends
         barrier()
-        journal = ctx.run_dir.read_journal(name, reusable, repair=False)
+        done = ctx.run_dir.read_journal(name, reusable, repair=False)
+        # A batch with a skipped image is retried on resume: a read error may have been
+        # transient, or the file fixed since.
+        finished = {k for k, e in done.items() if not any("skipped" in o for o in e["outputs"])}
         # Each rank takes every world-th batch of the one plan: batches are identical to a
         # single-process run, so generated texts are too.
-        mine = [b for k, b in enumerate(batches) if k % world == rank]
-        todo = [b for b in mine if not all(p.requests[i].sample_id in journal for i in b)]
+        mine = [k for k in range(len(batches)) if k % world == rank]
+        todo = [k for k in mine if keys[k] not in finished]
         if len(todo) < len(mine):
             log.info("%s: resuming, %d of %d batches already done", name, len(mine) - len(todo), len(mine))
         started = time.perf_counter()
@@ -124,24 +128,23 @@ class GenerationDriver:
 
         def run_my_batches() -> None:
             with tqdm(total=len(mine), initial=len(mine) - len(todo), desc=desc, unit="batch") as bar:
-                for batch in todo:
-                    entries = self._run_batch([p.requests[i] for i in batch], ctx)
-                    for entry in entries:
-                        entry.update(ctx=output_key, batch=batch_of[entry["id"]])
-                    ctx.run_dir.append_journal(name, entries, rank=rank)
+                for k in todo:
+                    outputs = self._run_batch([p.requests[i] for i in batches[k]], ctx)
+                    ctx.run_dir.append_journal(name, [{"id": keys[k], "ctx": output_key, "outputs": outputs}], rank)
                     bar.update(1)
 
         collectively(run_my_batches)
         seconds = time.perf_counter() - started
-        computed = sum(all_gather(sum(len(b) for b in todo)))
+        computed = sum(all_gather(sum(len(batches[k]) for k in todo)))
         barrier()
         if not ctx.dist.is_main:
             return None
-        journal = ctx.run_dir.read_journal(name, reusable, repair=False)
-        missing = [s.sample_id for s in p.samples if s.sample_id not in journal]
+        done = ctx.run_dir.read_journal(name, reusable, repair=False)
+        outputs = {o["id"]: o for k in keys if k in done for o in done[k]["outputs"]}
+        missing = [s.sample_id for s in p.samples if s.sample_id not in outputs]
         if missing:  # e.g. a rank that keyed its outputs differently: never score a silent subset
             raise BenchError(f"{name}: {len(missing)} samples have no output after the run (e.g. {missing[0]})")
-        return self._score(p, journal, ctx, seconds, computed)
+        return self._score(p, outputs, ctx, seconds, computed)
 
     def _run_batch(self, requests: list[GenerationRequest], ctx: RunContext) -> list[dict[str, Any]]:
         images: dict[str, Image.Image] = {}

@@ -168,3 +168,18 @@ def test_score_command_unknown_task_and_bad_args(capsys):
     assert main(["score", "vqa"]) == 2
     assert "did you mean 'vqav2'" in capsys.readouterr().err
     assert main(["score", "vqav2", "--questions", "x"]) == 2
+
+
+def test_skipped_image_is_retried_when_an_interrupted_run_resumes(tiny_models, vqa_data, tmp_path):
+    image = _first_image(vqa_data)
+    good = image.read_bytes()
+    image.write_bytes(good[:100])
+    run_dir = tmp_path / "run"
+    assert run_cli("opt", tiny_models["opt"], vqa_data, run_dir, "on_bad_image=skip", "backend.batch_size=3") == 0
+    assert read_json(run_dir / "results.json")["tasks"]["vqav2"]["skipped_images"]
+    (run_dir / "COMPLETE").unlink()  # as if killed before the end
+    image.write_bytes(good)  # the file is fixed meanwhile
+    assert run_cli("opt", tiny_models["opt"], vqa_data, run_dir, "on_bad_image=skip", "backend.batch_size=3") == 0
+    task = read_json(run_dir / "results.json")["tasks"]["vqav2"]
+    assert task["skipped_images"] == [] and task["n_predicted"] == 12
+    assert task["timing"]["computed"] == 3  # only the batch that held the skipped image

@@ -30,11 +30,12 @@ def test_torn_last_journal_line_is_dropped_and_cut(tmp_path: Path):
     assert sorted(rd.read_journal("t")) == ["1", "2", "3"]
 
 
-def test_duplicate_journal_ids_keep_the_first(tmp_path: Path):
+def test_duplicate_journal_ids_keep_the_newest(tmp_path: Path):
+    # A batch re-run after a skipped image was fixed must not be shadowed by the old skip.
     rd = RunDir(tmp_path)
-    rd.append_journal("t", [{"id": "1", "raw": "first"}])
+    rd.append_journal("t", [{"id": "1", "skipped": "corrupt"}])
     rd.append_journal("t", [{"id": "1", "raw": "second"}])
-    assert rd.read_journal("t")["1"]["raw"] == "first"
+    assert rd.read_journal("t")["1"] == {"id": "1", "raw": "second"}
 
 
 def test_atomic_write_leaves_no_temp_file(tmp_path: Path):
