@@ -80,7 +80,7 @@ class ImageTextRetrievalTask(RetrievalTask):
         path, root = self.data_files()["annotations"], self._image_root()
         if self.options.source == "lavis":
             return load_lavis_list(path, root, self.dataset, limit)
-        return load_karpathy(path, root, self.options.split, limit)
+        return load_karpathy(path, root, self.options.split, limit, dataset=self.dataset)
 
     def model_texts(self, data: RetrievalData) -> list[str]:
         # LAVIS retrieval datasets run captions through blip_caption (max 50 words) before tokenizing.

@@ -46,6 +46,11 @@ def require_type(value: Any, kind: type | tuple[type, ...], path: Path | str, wh
     # bool is an int in Python; an id of `true` is still a schema error.
     if isinstance(value, bool) or not isinstance(value, kind):
         raise BadInputError(f"{path}: {where} has the wrong type {type(value).__name__}: {value!r}")
+    if isinstance(value, str):
+        try:  # JSON allows lone UTF-16 surrogates ("\ud800"); no tokenizer or scorer does
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadInputError(f"{path}: {where} holds invalid Unicode (a lone surrogate): {value!r}") from None
     return value
 
 

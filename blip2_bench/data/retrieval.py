@@ -53,8 +53,8 @@ class RetrievalData:
 def _image_id(dataset: str, file_name: str, path: Path, where: str) -> str:
     stem = Path(file_name).stem
     if dataset == "flickr30k":
-        if not stem:
-            raise BadInputError(f"{path}: {where}: empty image file name")
+        if not stem.isdigit():  # Flickr30k images are <digits>.jpg; anything else is another dataset
+            raise BadInputError(f"{path}: {where}: {file_name!r} is not a Flickr30k image file name")
         return stem
     match = _COCO_ID.search(stem)
     if match is None:

@@ -19,8 +19,8 @@ import torch
 from tqdm import tqdm
 
 from ..data.retrieval import RetrievalData
-from ..distributed import all_gather, barrier, collectively
-from ..errors import BadInputError
+from ..distributed import all_gather, barrier, broadcast, collectively
+from ..errors import BadInputError, BenchError
 from ..images import load_rgb
 from ..metrics.retrieval import assemble_reranked, candidate_pairs, itc_similarity, rerank_candidates
 from ..provenance import short_hash
@@ -68,7 +68,9 @@ class RetrievalDriver:
         sim = itc_similarity(image_itc, text_itc)
         computed = len(my_images) + len(p.texts)
         if plan.rerank:
-            i2t_idx, t2i_idx = rerank_candidates(sim, plan.k_test)
+            # Rank 0's candidates for everyone: a near-tie at the k-th place must not make ranks
+            # disagree on which pairs exist (similarities can differ in the last bit across nodes).
+            i2t_idx, t2i_idx = broadcast(rerank_candidates(sim, plan.k_test))
             pairs = candidate_pairs(i2t_idx, t2i_idx)
             itm, n_scored = self._itm_scores(
                 p, pairs, plan.itm_batch_size, ctx, backend, (my_images, my_vision), input_ids, attention
@@ -84,7 +86,14 @@ class RetrievalDriver:
             scores_t2i = np.ascontiguousarray(scores_i2t.T)
         scored = p.task.score(p.data, scores_i2t, scores_t2i)
         ctx.run_dir.write_samples(p.task.name, scored.records)
-        ctx.run_dir.write_arrays(f"{p.task.name}_scores.npz", i2t=scores_i2t, t2i=scores_t2i)
+        # Row identities travel with the matrices, so `score` can refuse another file's order.
+        ctx.run_dir.write_arrays(
+            f"{p.task.name}_scores.npz",
+            i2t=scores_i2t,
+            t2i=scores_t2i,
+            image_ids=np.array(p.data.image_ids, dtype=str),
+            captions_per_image=np.array([len(t) for t in p.data.img2txt]),
+        )
         ids = [f"image:{i}" for i in p.data.image_ids] + [f"text:{t}" for t in range(len(p.texts))]
         extra = {"n_images": len(p.data.images), "n_texts": len(p.texts)}
         return TaskOutcome(scored, ids, len(ids), time.perf_counter() - started, computed, extra=extra)
@@ -183,7 +192,9 @@ class RetrievalDriver:
                 ctx.run_dir.append_journal(journal_name, [entry], rank=rank)
 
         collectively(score_my_pairs)
-        scores = torch.empty(len(pairs), dtype=torch.float32)
+        scores = torch.full((len(pairs),), float("nan"), dtype=torch.float32)
         for where, values in all_gather((positions, my_scores)):
             scores[where] = values
+        if torch.isnan(scores).any():  # every pair belongs to exactly one rank's images
+            raise BenchError(f"{p.task.name}: {int(torch.isnan(scores).sum())} candidate pairs got no ITM score")
         return scores, computed[0]

@@ -22,19 +22,24 @@ from ..rundir import atomic_write_json
 MATRICES = ("i2t", "t2i")
 
 
-def read_score_matrices(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The i2t (images x texts) and t2i (texts x images) arrays of an .npz file."""
+def read_score_matrices(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """The i2t (images x texts) and t2i (texts x images) arrays of an .npz file, and the image
+    ids and captions per image of its rows when it says (a blip2-bench run's export does)."""
     if not path.is_file():
         raise BadInputError(f"predictions file not found: {path}")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy array
+            raise BadInputError(f"{path}: a single array, not an .npz holding i2t and t2i")
+        with loaded as npz:
             missing = [k for k in MATRICES if k not in npz.files]
             if missing:
                 raise BadInputError(
                     f"{path}: lacks array(s) {', '.join(missing)} (has: {', '.join(npz.files) or 'none'}); "
                     "expected i2t (images x texts) and t2i (texts x images)"
                 )
-            return npz["i2t"], npz["t2i"]
+            ids = (npz["image_ids"], npz["captions_per_image"]) if "image_ids" in npz.files else None
+            return npz["i2t"], npz["t2i"], ids
     except BadInputError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
@@ -44,7 +49,14 @@ def read_score_matrices(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def score_retrieval_files(annotations: Path, predictions: Path, dataset: str) -> dict[str, Any]:
     """LAVIS's metric dict for an annotations file and a SCORES.npz; bad input fails before ranking."""
     data: RetrievalData = load_retrieval_annotations(annotations, dataset)
-    scores_i2t, scores_t2i = read_score_matrices(predictions)
+    scores_i2t, scores_t2i, rows = read_score_matrices(predictions)
+    if rows is not None:
+        image_ids, per_image = rows
+        if [str(i) for i in image_ids] != list(data.image_ids) or list(per_image) != [len(t) for t in data.img2txt]:
+            raise BadInputError(
+                f"{predictions}: its rows are other images or captions than {annotations} lists, "
+                "or in another order (score with the annotations file the run used)"
+            )
     for name, matrix in (("i2t", scores_i2t), ("t2i", scores_t2i)):
         if matrix.ndim != 2:
             raise BadInputError(f"{predictions}: {name} is {matrix.ndim}-D, expected a 2-D matrix")

@@ -183,3 +183,22 @@ def test_skipped_image_is_retried_when_an_interrupted_run_resumes(tiny_models, v
     task = read_json(run_dir / "results.json")["tasks"]["vqav2"]
     assert task["skipped_images"] == [] and task["n_predicted"] == 12
     assert task["timing"]["computed"] == 3  # only the batch that held the skipped image
+
+
+def test_lone_surrogates_and_npy_files_are_bad_input(vqa_data, tmp_path, capsys):
+    questions = read_json(vqa_data / Q)["questions"]
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps([{"question_id": q["question_id"], "answer": "a \ud800 b"} for q in questions]))
+    rc = main(
+        [
+            "score",
+            "vqav2",
+            "--questions",
+            str(vqa_data / Q),
+            "--annotations",
+            str(vqa_data / A),
+            "--predictions",
+            str(path),
+        ]
+    )
+    assert rc == 2 and "invalid Unicode (a lone surrogate)" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +146,38 @@ def test_torchrun_two_ranks_rank_and_score_like_one_process(tiny_itm, flickr_dat
     ranks = lambda d: [r["rank"] for r in read_jsonl(d / "samples" / "flickr30k.jsonl")]  # noqa: E731
     assert ranks(single) == ranks(multi)
     assert (multi / "journal" / "flickr30k.itm.rank1.jsonl").is_file()
+
+
+def test_score_refuses_an_annotation_file_in_another_order(tiny_itm, flickr_data, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(_args(tiny_itm, flickr_data, run_dir, "task.flickr30k.rerank=false")) == 0
+    shuffled = tmp_path / "reversed.json"
+    shuffled.write_text(json.dumps(list(reversed(read_json(flickr_data / "flickr30k_test.json")))))
+    rc = main(
+        [
+            "score",
+            "flickr30k",
+            "--annotations",
+            str(shuffled),
+            "--predictions",
+            str(run_dir / "exports" / "flickr30k_scores.npz"),
+        ]
+    )
+    assert rc == 2 and "in another order" in capsys.readouterr().err
+
+
+def test_a_karpathy_file_of_another_dataset_is_refused(tiny_itm, flickr_data, tmp_path, capsys):
+    coco = tmp_path / "dataset_coco.json"
+    doc = read_json(flickr_data / "dataset_flickr30k.json")
+    coco.write_text(json.dumps({**doc, "dataset": "coco"}))
+    rc = main(
+        _args(
+            tiny_itm,
+            flickr_data,
+            tmp_path / "run",
+            "task.flickr30k.source=karpathy",
+            f"task.flickr30k.annotations_file={coco}",
+        )
+    )
+    captured = capsys.readouterr()
+    assert rc == 2 and "coco" in captured.err + captured.out
