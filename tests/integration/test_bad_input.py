@@ -22,6 +22,22 @@ def _assert_failed(rc: int, run_dir: Path, capsys, message: str, code: int = 2) 
     assert not (run_dir / "results.json").exists() and not (run_dir / "COMPLETE").exists()
 
 
+def score_vqa(data: Path, predictions: Path, *extra: str) -> int:
+    return main(
+        [
+            "score",
+            "vqav2",
+            "--questions",
+            str(data / Q),
+            "--annotations",
+            str(data / A),
+            "--predictions",
+            str(predictions),
+            *extra,
+        ]
+    )
+
+
 def _first_image(data: Path) -> Path:
     return sorted((data / "val2014").iterdir())[0]
 
@@ -119,20 +135,7 @@ def test_score_command_bad_predictions(vqa_data, tmp_path, capsys, predictions, 
     path = tmp_path / "p.json"
     path.write_text(json.dumps(preds))
     out = tmp_path / "s.json"
-    rc = main(
-        [
-            "score",
-            "vqav2",
-            "--questions",
-            str(vqa_data / Q),
-            "--annotations",
-            str(vqa_data / A),
-            "--predictions",
-            str(path),
-            "--json",
-            str(out),
-        ]
-    )
+    rc = score_vqa(vqa_data, path, "--json", str(out))
     assert rc == 2 and message in capsys.readouterr().err and not out.exists()
 
 
@@ -185,20 +188,9 @@ def test_skipped_image_is_retried_when_an_interrupted_run_resumes(tiny_models, v
     assert task["timing"]["computed"] == 3  # only the batch that held the skipped image
 
 
-def test_lone_surrogates_and_npy_files_are_bad_input(vqa_data, tmp_path, capsys):
+def test_lone_surrogate_in_an_answer_is_bad_input(vqa_data, tmp_path, capsys):
     questions = read_json(vqa_data / Q)["questions"]
     path = tmp_path / "p.json"
     path.write_text(json.dumps([{"question_id": q["question_id"], "answer": "a \ud800 b"} for q in questions]))
-    rc = main(
-        [
-            "score",
-            "vqav2",
-            "--questions",
-            str(vqa_data / Q),
-            "--annotations",
-            str(vqa_data / A),
-            "--predictions",
-            str(path),
-        ]
-    )
+    rc = score_vqa(vqa_data, path)
     assert rc == 2 and "invalid Unicode (a lone surrogate)" in capsys.readouterr().err

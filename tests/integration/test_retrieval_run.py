@@ -181,3 +181,18 @@ def test_a_karpathy_file_of_another_dataset_is_refused(tiny_itm, flickr_data, tm
     )
     captured = capsys.readouterr()
     assert rc == 2 and "coco" in captured.err + captured.out
+
+
+def test_a_bare_npy_is_not_a_predictions_file(flickr_data, tmp_path, capsys):
+    np.save(tmp_path / "s.npy", np.zeros((8, 39), dtype=np.float32))
+    rc = main(
+        [
+            "score",
+            "flickr30k",
+            "--annotations",
+            str(flickr_data / "flickr30k_test.json"),
+            "--predictions",
+            str(tmp_path / "s.npy"),
+        ]
+    )
+    assert rc == 2 and "a single array, not an .npz" in capsys.readouterr().err
