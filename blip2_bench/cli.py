@@ -27,8 +27,6 @@ from .rundir import RunDir
 
 log = logging.getLogger("blip2_bench")
 
-SUBCOMMANDS = ("run", "score", "make-demo")
-
 
 def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()

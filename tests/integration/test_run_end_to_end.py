@@ -163,3 +163,16 @@ def test_hf_datasets_source_runs(tiny_models, vqa_fixture_master, tmp_path):
         == 0
     )
     assert read_json(run_dir / "results.json")["tasks"]["vqav2"]["n_predicted"] == 3
+
+
+def test_test_dev_run_exports_the_evalai_file_for_every_question(tiny_models, tmp_path):
+    from blip2_bench.demo.vqav2_fixture import write_vqav2_fixture
+
+    fixture = write_vqav2_fixture(tmp_path / "data", n_images=2, questions_per_image=2, subtype="test-dev2015")
+    run_dir = tmp_path / "run"
+    assert run_cli("opt", tiny_models["opt"], fixture.root, run_dir, "task.vqav2.split=test-dev") == 0
+    task = read_json(run_dir / "results.json")["tasks"]["vqav2"]
+    assert task["scores"] == {} and task["metric_impl"].startswith("none")
+    submission = read_json(run_dir / "exports" / "vqav2_test-dev2015_results.json")
+    assert sorted(e["question_id"] for e in submission) == sorted(fixture.question_ids)
+    assert all(set(e) == {"question_id", "answer"} and isinstance(e["answer"], str) for e in submission)
