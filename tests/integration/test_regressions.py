@@ -1,4 +1,4 @@
-"""Regression tests for review findings: stale results, rank failures, image backend, CLI checks."""
+"""Regressions: stale finished runs, whole-file hashes, rank failures, the LAVIS image backend, CLI checks."""
 
 from __future__ import annotations
 
