@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import BadInputError
 from ..types import ImageSource
 from .json_files import read_json, require_keys, require_list, require_type
+from .karpathy import raw_captions
 
 log = logging.getLogger(__name__)
 
@@ -136,13 +137,7 @@ def load_karpathy_dataset(
         if image_id in seen:
             raise BadInputError(f"{dataset_file}: {where}: duplicate cocoid {image_id}")
         seen.add(image_id)
-        sentences = require_list(image["sentences"], dataset_file, f"{where}.sentences")
-        if not sentences:
-            raise BadInputError(f"{dataset_file}: {where}: no sentences")
-        raws = []
-        for j, sentence in enumerate(sentences):
-            require_keys(sentence, ["raw"], dataset_file, f"{where}.sentences[{j}]")
-            raws.append(require_type(sentence["raw"], str, dataset_file, f"{where}.sentences[{j}].raw"))
+        raws = raw_captions(image, dataset_file, where, str(image_id))
         path = image_root / str(image["filepath"]) / str(image["filename"])
         samples.append(_sample(image_id, path, tuple(raws)))
         if limit and len(samples) == limit:

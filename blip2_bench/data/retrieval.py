@@ -27,6 +27,7 @@ from typing import Any
 from ..errors import BadInputError
 from ..types import ImageSource
 from .json_files import read_json, require_keys, require_list, require_type
+from .karpathy import raw_captions
 
 DATASETS = ("flickr30k", "coco")
 FLICKR_FOLDER = "flickr30k-images"
@@ -160,13 +161,7 @@ def karpathy_from_doc(
         if limit and len(builder.ids) >= limit:
             break
         file_name = require_type(image["filename"], str, karpathy_file, f"{where}.filename")
-        sentences = require_list(image["sentences"], karpathy_file, f"{where}.sentences")
-        if not sentences:
-            raise BadInputError(f"{karpathy_file}: {where}: image {file_name} has no captions")
-        captions = []
-        for j, sentence in enumerate(sentences):
-            require_keys(sentence, ["raw"], karpathy_file, f"{where}.sentences[{j}]")
-            captions.append(require_type(sentence["raw"], str, karpathy_file, f"{where}.sentences[{j}].raw"))
+        captions = raw_captions(image, karpathy_file, where, file_name)
         if dataset == "coco":
             require_keys(image, ["filepath", "cocoid"], karpathy_file, where)
             folder = require_type(image["filepath"], str, karpathy_file, f"{where}.filepath")

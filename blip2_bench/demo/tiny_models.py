@@ -184,6 +184,21 @@ def _generation_config(family: str, image_token_id: int) -> GenerationConfig:
     )
 
 
+def tiny_image_processor(image_size: int) -> BlipImageProcessorPil:
+    """S x S PIL bicubic, CLIP mean/std, as the released checkpoints' processors.
+
+    The PIL backend needs no torchvision; it still saves image_processor_type
+    "BlipImageProcessor", so either backend loads the folder.
+    """
+    return BlipImageProcessorPil(
+        size={"height": image_size, "width": image_size},
+        resample=3,
+        image_mean=CLIP_MEAN,
+        image_std=CLIP_STD,
+        do_convert_rgb=True,
+    )
+
+
 def tiny_vision_config(image_size: int) -> dict[str, Any]:
     """A 2-layer ViT with 8 px patches (shared by the tiny generation and retrieval models)."""
     return {
@@ -255,15 +270,8 @@ def build_tiny_blip2(
     model.eval()
     model.save_pretrained(out)
 
-    # The PIL backend needs no torchvision; it still saves image_processor_type
-    # "BlipImageProcessor", so either backend loads the folder.
-    image_processor = BlipImageProcessorPil(
-        size={"height": image_size, "width": image_size},
-        resample=3,  # PIL bicubic, as in the released checkpoints
-        image_mean=CLIP_MEAN,
-        image_std=CLIP_STD,
-        do_convert_rgb=True,
+    processor = Blip2Processor(
+        image_processor=tiny_image_processor(image_size), tokenizer=tokenizer, num_query_tokens=num_query_tokens
     )
-    processor = Blip2Processor(image_processor=image_processor, tokenizer=tokenizer, num_query_tokens=num_query_tokens)
     processor.save_pretrained(out)
     return out

@@ -18,11 +18,10 @@ from transformers import (
     Blip2Config,
     Blip2ForImageTextRetrieval,
     Blip2Processor,
-    BlipImageProcessorPil,
     PreTrainedTokenizerFast,
 )
 
-from .tiny_models import CLIP_MEAN, CLIP_STD, _corpus_lines, tiny_qformer_config, tiny_vision_config
+from .tiny_models import _corpus_lines, tiny_image_processor, tiny_qformer_config, tiny_vision_config
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 # Caption-style text (Flickr30K / COCO flavour) so fixture captions tokenize into words.
@@ -76,13 +75,7 @@ def build_tiny_blip2_retrieval(
         raise ValueError(f"image_size must be a multiple of the patch size 8, got {image_size}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    image_processor = BlipImageProcessorPil(
-        size={"height": image_size, "width": image_size},
-        resample=3,  # PIL bicubic, as in the released checkpoints
-        image_mean=CLIP_MEAN,
-        image_std=CLIP_STD,
-        do_convert_rgb=True,
-    )
+    image_processor = tiny_image_processor(image_size)
     # The processor adds an <image> token to the tokenizer; size the vocabulary after it.
     processor = Blip2Processor(image_processor=image_processor, tokenizer=_bert_tokenizer(), num_query_tokens=None)
     config = Blip2Config(
