@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from blip2_bench.backends._hf import HfBlip2Options as BackendConfig
 from blip2_bench.backends.hf_blip2 import HfBlip2Backend
-from blip2_bench.config import BackendConfig
 from blip2_bench.demo.tiny_models import build_tiny_blip2
 from blip2_bench.types import GenerationRequest, GenerationSettings, ImageSource
 

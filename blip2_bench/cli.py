@@ -18,12 +18,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from . import distributed
 from .config import NON_IDENTITY_KEYS, split_run_config
 from .errors import BadInputError, BenchError
 from .paths import conf_dir
 from .registry import unknown_name_message
-from .rundir import RunDir
 
 log = logging.getLogger("blip2_bench")
 
@@ -53,55 +51,37 @@ def identity_config(resolved: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in resolved.items() if k not in NON_IDENTITY_KEYS}
 
 
+def directory_claim(identity: dict[str, Any]) -> dict[str, Any]:
+    """What a run directory is claimed for: everything but the tasks' own options, which may change
+    in place (e.g. another scorer re-scores the journaled outputs; another prompt recomputes)."""
+    return {**identity, "task": sorted(identity.get("task") or {})}
+
+
 def evaluate(cfg: DictConfig, run_dir_path: Path) -> dict[str, Any] | None:
     """Validate the composed config, then run (or resume, or re-report) the run directory.
 
     Under torchrun or a multi-task Slurm job every rank calls this; rank 0 decides the run
     directory (so a `${now:...}` in hydra.run.dir cannot split the ranks) and writes results.
     """
-    from .results import results_table
-    from .runner import Runner
+    from . import distributed
+    from .results import console_summary
+    from .runner.job import Runner
+    from .runner.rundir import RunDir
 
-    run, backend, tasks = split_run_config(cfg)
+    run, backend_options, backend_class, tasks = split_run_config(cfg)
     env = distributed.detect()
     distributed.init(env, run.dist_timeout_minutes)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
     run_dir = RunDir(Path(distributed.broadcast(str(run_dir_path))))
-    error = None
-    if env.is_main:
-        try:
-            run_dir.lock_config(identity_config(resolved))
-            if run.fresh:
-                run_dir.clear_final()
-        except BadInputError as exc:
-            error = str(exc)
-    error = distributed.broadcast(error)  # every rank stops, not only rank 0
-    if error:
-        raise BadInputError(error)
-    runner = Runner(run, backend, tasks, run_dir, resolved, env)
-    keys = runner.finish_keys()  # on every rank: bad task options or data fail everywhere alike
-    results = _finished_results(run_dir, keys) if env.is_main else None
-    if not distributed.broadcast(results is not None):
-        results = runner.execute()
+    runner = Runner(run, backend_options, backend_class, tasks, run_dir, resolved, env)
+    try:
+        results = runner.run(directory_claim(identity_config(resolved)))
+    finally:
+        run_dir.release()
     if results is not None:
-        print(results_table(results).to_string(index=False))
+        print(console_summary(results))
         print(f"run directory: {run_dir.path}")
-    return results
-
-
-def _finished_results(run_dir: RunDir, finish_keys: dict[str, str]) -> dict[str, Any] | None:
-    """A finished run's results, unless what decides them has changed since (new weights under
-    the same path, another torch or transformers version, edited annotations, ...)."""
-    if not run_dir.complete:
-        return None
-    results = json.loads((run_dir.path / "results.json").read_text(encoding="utf-8"))
-    held = {name: info.get("finish_key") for name, info in results["tasks"].items()}
-    if held != finish_keys:
-        log.warning("run %s finished with other weights, versions or settings; recomputing", run_dir.path)
-        run_dir.clear_final()
-        return None
-    log.info("run already complete: %s", run_dir.path)
     return results
 
 
@@ -134,8 +114,10 @@ def _run_hydra(argv: list[str]) -> int:
     def _job(cfg: DictConfig) -> None:
         multirun = HydraConfig.get().mode == RunMode.MULTIRUN
         try:
+            from .distributed import shutdown
+
             evaluate(cfg, Path(HydraConfig.get().runtime.output_dir))
-            distributed.shutdown()
+            shutdown()
         except BenchError as exc:
             log.error("%s", exc)
             outcome["code"] = exc.exit_code

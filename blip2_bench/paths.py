@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -22,3 +23,11 @@ def conf_dir() -> Path:
 
 def builtin_tasks_dir() -> Path:
     return _shipped("tasks")
+
+
+def user_cache_dir() -> Path:
+    """Per-user cache (file hashes, the index of journals): $BLIP2_BENCH_CACHE or ~/.cache/blip2-bench."""
+    root = os.environ.get("BLIP2_BENCH_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "blip2-bench"
+    )
+    return Path(root)

@@ -59,26 +59,49 @@ def git_sha() -> str | None:
     return sha + ("+dirty" if dirty else "")
 
 
+def _stat_key(path: Path) -> str:
+    # ctime and inode too: an edit that restores size and mtime (os.utime) still changes ctime,
+    # which no user call can set, so a cached hash is never taken for edited contents.
+    st = path.stat()
+    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(2**22), b""):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()
+
+
 def file_hash(path: Path) -> str:
-    """sha256 of the whole file; cached by (path, size, mtime) so multi-GB weights hash once."""
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    """sha256 of the whole file; cached by (path, size, mtime, ctime, inode) so multi-GB weights hash once."""
+    return file_hashes([path])[path]
+
+
+def file_hashes(paths: Iterable[Path], progress: str | None = None) -> dict[Path, str]:
+    """sha256 of many files (e.g. 40k images), through the same cache, which is saved once."""
+    from tqdm import tqdm
+
     cache = _hash_cache()
-    if key not in cache:
-        digest = hashlib.sha256()
-        with path.open("rb") as f:
-            for block in iter(lambda: f.read(2**22), b""):
-                digest.update(block)
-        cache[key] = "sha256:" + digest.hexdigest()
+    out: dict[Path, str] = {}
+    changed = False
+    paths = list(paths)
+    for path in tqdm(paths, desc=progress, unit="file", disable=progress is None or len(paths) < 1000):
+        key = _stat_key(path)
+        if key not in cache:
+            cache[key] = _sha256(path)
+            changed = True
+        out[path] = cache[key]
+    if changed:
         _save_hash_cache(cache)
-    return cache[key]
+    return out
 
 
 def _hash_cache_path() -> Path:
-    root = os.environ.get("BLIP2_BENCH_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "blip2-bench"
-    )
-    return Path(root) / "file-hashes.json"
+    from .paths import user_cache_dir
+
+    return user_cache_dir() / "file-hashes.json"
 
 
 _HASHES: dict[str, str] | None = None
@@ -97,12 +120,35 @@ def _hash_cache() -> dict[str, str]:
 def _save_hash_cache(cache: dict[str, str]) -> None:
     path = _hash_cache_path()
     try:
+        # Merge with what other processes saved meanwhile, so concurrent runs do not drop entries.
+        try:
+            cache.update({**json.loads(path.read_text(encoding="utf-8")), **cache})
+        except (OSError, ValueError):
+            pass
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(cache), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:  # a read-only home only costs re-hashing next time
         pass
+
+
+def image_content_hashes(sources: Iterable[Any]) -> dict[str, str | None]:
+    """Image key -> content hash (file sha256, or sha256 of in-memory bytes); None for a missing file."""
+    by_key: dict[str, str | None] = {}
+    paths: dict[str, Path] = {}
+    for source in sources:
+        if source.key in by_key or source.key in paths:
+            continue
+        if source.data is not None:
+            by_key[source.key] = "sha256:" + hashlib.sha256(source.data).hexdigest()
+        elif source.path is not None and Path(source.path).is_file():
+            paths[source.key] = Path(source.path)
+        else:
+            by_key[source.key] = None
+    hashes = file_hashes(paths.values(), progress="hashing images")
+    by_key.update({key: hashes[path] for key, path in paths.items()})
+    return by_key
 
 
 def data_file_hashes(files: dict[str, Path]) -> dict[str, dict[str, Any]]:

@@ -7,20 +7,43 @@ from typing import Any
 
 import pandas as pd
 
+from .files import atomic_write_json, atomic_write_text
 from .provenance import environment
-from .rundir import RunDir, atomic_write_json, atomic_write_text
+from .runner.rundir import RunDir
 
 RESULTS_FORMAT = 1
+
+
+COLUMNS = ["backend", "task", "task_version", "metric", "value", "coverage"]
 
 
 def results_table(results: dict[str, Any]) -> pd.DataFrame:
     backend = results["backend"]["id"]
     rows = [
-        {"backend": backend, "task": task, "task_version": info["version"], "metric": metric, "value": value}
+        {
+            "backend": backend,
+            "task": task,
+            "task_version": info["version"],
+            "metric": metric,
+            "value": value,
+            "coverage": info.get("coverage", "all"),
+        }
         for task, info in results["tasks"].items()
         for metric, value in info["table"].items()
     ]
-    return pd.DataFrame(rows, columns=["backend", "task", "task_version", "metric", "value"])
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def console_summary(results: dict[str, Any]) -> str:
+    """What a person reads after a run: the table (2 decimals), and for a task without scores
+    (e.g. VQAv2 test-dev) where its exported answers are."""
+    table = results_table(results)
+    lines = [table.to_string(index=False, formatters={"value": _cell})] if len(table) else []
+    for task, info in results["tasks"].items():
+        if not info["table"]:
+            exports = [f for f in info.get("files", []) if f.startswith("exports/")]
+            lines.append(f"{task}: no scores for this split; answers exported to {', '.join(exports) or 'samples/'}")
+    return "\n".join(lines)
 
 
 def write_results(

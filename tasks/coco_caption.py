@@ -1,7 +1,7 @@
 """COCO captioning, Karpathy test split (BLIP-2 paper Table 3), scored as pycocoevalcap does.
 
 The captioning protocol (prompt, lengths, pinned penalties, the min-length reading) lives in
-blip2_bench/captioning.py, shared with nocaps.
+blip2_bench/task_api/captioning.py, shared with nocaps.
 
 Changelog:
 - v1: the protocol above; pycocoevalcap 1.2 metrics (PTB tokenizer once per evaluation),
@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from blip2_bench.captioning import CaptionProtocolOptions, CaptionTask
 from blip2_bench.data.coco_captions import CaptionSample, load_karpathy_dataset, load_lavis_karpathy
 from blip2_bench.errors import BadInputError
 from blip2_bench.scoring.captions import coco_caption_scores, metric_impl, paper_table
+from blip2_bench.task_api.captioning import CaptionProtocolOptions, CaptionTask
 from blip2_bench.types import TaskScores
 
 

@@ -6,7 +6,7 @@ Changelog:
 
 from __future__ import annotations
 
-from blip2_bench.retrieval_task import ImageTextRetrievalTask
+from blip2_bench.task_api.retrieval import ImageTextRetrievalTask
 
 
 class CocoRetrievalTask(ImageTextRetrievalTask):

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from blip2_bench.captioning import CaptionProtocolOptions, CaptionTask
 from blip2_bench.data.coco_captions import CaptionSample
 from blip2_bench.data.nocaps import load_nocaps
 from blip2_bench.errors import BadInputError
 from blip2_bench.metrics.captions import DF_MODES
 from blip2_bench.scoring.captions import metric_impl, nocaps_scores, nocaps_table
+from blip2_bench.task_api.captioning import CaptionProtocolOptions, CaptionTask
 from blip2_bench.types import TaskScores
 
 FILES = {"val": "nocaps_val_4500_captions.json", "test": "nocaps_test_image_info.json"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -13,10 +12,11 @@ from blip2_bench.demo.tiny_models import build_tiny_blip2
 from blip2_bench.demo.vqav2_fixture import VqaFixture, write_vqav2_fixture
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _private_hash_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    # Weight-file hashes are cached under ~/.cache by default; tests keep theirs private.
-    os.environ["BLIP2_BENCH_CACHE"] = str(tmp_path_factory.mktemp("hash-cache"))
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    # File hashes and the index of journals live under ~/.cache by default; each test keeps its
+    # own, so one test never reuses the outputs another computed.
+    monkeypatch.setenv("BLIP2_BENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture(scope="session")

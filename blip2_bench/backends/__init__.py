@@ -1,27 +1,6 @@
-"""Backends run batches they are given; they never see a task, a dataset or an output path."""
+"""Backend plugins: each public module here is one implementation, named by its file (`impl`).
 
-from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any
-
-from ..config import BackendConfig
-from ..registry import Registry
-from .base import GenerationBackend
-
-
-def _hf_blip2() -> Callable[[BackendConfig], GenerationBackend]:
-    from .hf_blip2 import HfBlip2Backend  # torch/transformers load only when a backend is built
-
-    return HfBlip2Backend
-
-
-def _hf_blip2_retrieval() -> Callable[[BackendConfig], Any]:
-    from .hf_blip2_retrieval import HfBlip2RetrievalBackend
-
-    return HfBlip2RetrievalBackend
-
-
-BACKENDS: Registry[Callable[[BackendConfig], Any]] = Registry("backend implementation")
-BACKENDS.register("hf_blip2", _hf_blip2)
-BACKENDS.register("hf_blip2_retrieval", _hf_blip2_retrieval)
+A module binds `BACKEND` to a `blip2_bench.backend_api.Backend` subclass; modules whose
+names start with "_" hold shared helpers. Third-party backends live in any folder listed
+in `backend_dirs`, or in an installed package's `blip2_bench.backends` entry point.
+"""

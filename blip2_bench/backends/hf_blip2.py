@@ -10,23 +10,30 @@ from typing import Any
 import torch
 from PIL import Image
 
-from ..config import BackendConfig
+from ..backend_api import GenerationBackend
 from ..errors import BadInputError
-from ..provenance import weights_fingerprint, weights_identity
+from ..provenance import weights_fingerprint
 from ..types import GenerationRequest, GenerationSettings, ModelTraits
-from .common import (
+from ._hf import (
     DTYPES,
+    HfBlip2Options,
+    check_checkpoint,
+    check_device,
+    check_loading_info,
     device_name,
+    hf_identity,
     image_processing_record,
     lavis_image_processor,
+    local_checkpoint_config,
     resolve_device,
-    torchvision_version,
 )
+
+ARCHITECTURE = "Blip2ForConditionalGeneration"
 
 log = logging.getLogger(__name__)
 
 
-def resolve_dtype(config: BackendConfig, device: torch.device) -> torch.dtype:
+def resolve_dtype(config: HfBlip2Options, device: torch.device) -> torch.dtype:
     """The paper's precision on GPU (LAVIS: OPT fp16, Flan-T5 bf16); fp32 on CPU."""
     if config.dtype != "auto":
         return DTYPES[config.dtype]
@@ -35,33 +42,34 @@ def resolve_dtype(config: BackendConfig, device: torch.device) -> torch.dtype:
     return torch.float16 if config.family == "opt" else torch.bfloat16
 
 
-class HfBlip2Backend:
+class HfBlip2Backend(GenerationBackend):
     """Runs one batch at a time; image features are computed once per distinct image."""
 
-    @staticmethod
-    def identity(config: BackendConfig) -> dict[str, Any]:
-        """Everything about this backend that can change its outputs, known without loading it."""
-        device = resolve_device(config.device)
-        return {
-            "weights": weights_identity(config.model, config.revision),
-            "dtype": str(resolve_dtype(config, device)),
-            "device_type": device.type,
-            "batch_size": config.batch_size,
-            "image_size": config.image_size,
-            "family": config.family,
-            "torchvision": torchvision_version(),
-        }
+    Options = HfBlip2Options
 
     @staticmethod
-    def preflight(config: BackendConfig) -> None:
-        """Cheap checks before any task work: a local weights folder must exist."""
-        model = config.model
-        looks_local = model.startswith((".", "/", "~")) or model.count("/") > 1 or Path(model).exists()
-        if looks_local and not (Path(model).expanduser() / "config.json").is_file():
-            raise BadInputError(f"backend {config.name}: no BLIP-2 checkpoint (config.json) in local folder {model}")
+    def identity(options: HfBlip2Options) -> dict[str, Any]:
+        return hf_identity(options, resolve_dtype(options, resolve_device(options.device)))
 
-    def __init__(self, config: BackendConfig) -> None:
-        from transformers import Blip2ForConditionalGeneration, Blip2Processor
+    @staticmethod
+    def traits(options: HfBlip2Options) -> ModelTraits:
+        return ModelTraits(family=options.family, image_size=options.image_size)
+
+    @staticmethod
+    def preflight(options: HfBlip2Options) -> None:
+        """Before any task work: the device exists; a local folder holds a generation checkpoint
+        trained at backend.image_size (a hub id is checked from its config before weights load)."""
+        check_device(options)
+        if options.family == "itm":
+            raise BadInputError(
+                f"backend {options.name}: family 'itm' is a retrieval model; use impl hf_blip2_retrieval"
+            )
+        config = local_checkpoint_config(options)
+        if config is not None:
+            check_checkpoint(options, config, ARCHITECTURE, "a BLIP-2 generation model")
+
+    def __init__(self, config: HfBlip2Options) -> None:
+        from transformers import Blip2Config, Blip2ForConditionalGeneration, Blip2Processor
 
         self.preflight(config)
         self.config = config
@@ -69,14 +77,19 @@ class HfBlip2Backend:
         self.dtype = resolve_dtype(config, self.device)
         kwargs: dict[str, Any] = {"revision": config.revision} if config.revision else {}
         try:
+            hf_config = Blip2Config.from_pretrained(config.model, **kwargs)
+            check_checkpoint(config, hf_config.to_dict(), ARCHITECTURE, "a BLIP-2 generation model")
             self.processor = Blip2Processor.from_pretrained(config.model, **kwargs)
             self.processor.image_processor = lavis_image_processor(config.model, config.image_size, **kwargs)
-            model = Blip2ForConditionalGeneration.from_pretrained(config.model, dtype=self.dtype, **kwargs)
+            model, info = Blip2ForConditionalGeneration.from_pretrained(
+                config.model, dtype=self.dtype, output_loading_info=True, **kwargs
+            )
         except (OSError, ValueError) as exc:  # missing, offline, or not a valid repo id
             raise BadInputError(
                 f"cannot load BLIP-2 weights {config.model!r}: {str(exc).splitlines()[0]} "
                 "(offline? pre-download them or give a local folder as backend.model)"
             ) from None
+        check_loading_info(config, Blip2ForConditionalGeneration, info)
         self.model = model.to(self.device).eval()
         is_decoder_only = bool(model.config.use_decoder_only_language_model)
         if is_decoder_only != (config.family == "opt"):
@@ -87,7 +100,6 @@ class HfBlip2Backend:
         self.tokenizer = self.processor.tokenizer
         # LAVIS pads decoder-only prompts on the left so generation continues right after them.
         self.tokenizer.padding_side = "left" if is_decoder_only else "right"
-        self.traits = ModelTraits(family=config.family, image_size=config.image_size)
         self.num_query_tokens = int(model.config.num_query_tokens)
         self.image_token_id = int(model.config.image_token_id)
         # LAVIS's blip2_opt stops at the newline token (it is passed as eos_token_id).
@@ -176,3 +188,6 @@ class HfBlip2Backend:
             "stop": "newline token (as LAVIS blip2_opt)" if self.stop_ids else "eos",
             "image_processing": image_processing_record(ip),
         }
+
+
+BACKEND = HfBlip2Backend

@@ -13,7 +13,6 @@ default); the Q-Former, query tokens, text embeddings, projections and ITM head 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,11 +22,23 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..config import BackendConfig
+from ..backend_api import ImageEmbeddings, RetrievalBackend
 from ..errors import BadInputError
 from ..provenance import weights_fingerprint
 from ..types import ModelTraits
-from .common import DTYPES, device_name, image_processing_record, lavis_image_processor, resolve_device
+from ._hf import (
+    DTYPES,
+    HfBlip2Options,
+    check_checkpoint,
+    check_device,
+    check_loading_info,
+    device_name,
+    hf_identity,
+    image_processing_record,
+    lavis_image_processor,
+    local_checkpoint_config,
+    resolve_device,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,58 +49,57 @@ RETRIEVAL_ARCH = "Blip2ForImageTextRetrieval"
 _FP32_PARTS = ("embeddings", "vision_projection", "text_projection", "itm_head")
 
 
-def _looks_local(model: str) -> bool:
-    return model.startswith((".", "/", "~")) or model.count("/") > 1 or Path(model).exists()
+def resolve_dtype(options: HfBlip2Options, device: torch.device) -> torch.dtype:
+    """LAVIS evaluates with the ViT in fp16 (vit_precision) on GPU; fp32 on CPU."""
+    if options.dtype != "auto":
+        return DTYPES[options.dtype]
+    return torch.float16 if device.type == "cuda" else torch.float32
 
 
-def check_retrieval_config(config: dict[str, Any], where: str) -> None:
-    """BadInputError unless a config.json describes a BLIP-2 image-text retrieval model."""
-    if config.get("model_type") not in ("blip-2", "blip_2"):
-        raise BadInputError(f"{where} is not a BLIP-2 checkpoint (model_type={config.get('model_type')!r})")
-    archs = config.get("architectures") or []
-    qformer = config.get("qformer_config") or {}
-    if (archs and RETRIEVAL_ARCH not in archs) or not qformer.get("use_qformer_text_input", False):
-        what = ", ".join(archs) if archs else "a BLIP-2 model without a text-input Q-Former"
+def check_retrieval_config(options: HfBlip2Options, config: dict[str, Any]) -> None:
+    """BadInputError unless a config.json describes a BLIP-2 image-text retrieval model at our image size."""
+    check_checkpoint(options, config, RETRIEVAL_ARCH, "an image-text retrieval model")
+    if not (config.get("qformer_config") or {}).get("use_qformer_text_input", False):
         raise BadInputError(
-            f"{where} is {what}, not an image-text retrieval model ({RETRIEVAL_ARCH}: Q-Former text input, "
-            "ITC projections, ITM head); use e.g. Salesforce/blip2-itm-vit-g or Salesforce/blip2-itm-vit-g-coco"
+            f"backend {options.name}: {options.model} is a BLIP-2 model without a text-input Q-Former, not an "
+            f"image-text retrieval model ({RETRIEVAL_ARCH}: Q-Former text input, ITC projections, ITM head); "
+            "use e.g. Salesforce/blip2-itm-vit-g or Salesforce/blip2-itm-vit-g-coco"
         )
 
 
-class HfBlip2RetrievalBackend:
+class HfBlip2RetrievalBackend(RetrievalBackend):
     """Image features, text features and pair ITM scores; the caller batches and caches."""
 
-    @staticmethod
-    def preflight(config: BackendConfig) -> None:
-        """Cheap checks before any task work: a local folder must hold a retrieval checkpoint."""
-        if not _looks_local(config.model):
-            return  # a hub id: checked in __init__ from its config.json before the weights load
-        config_file = Path(config.model).expanduser() / "config.json"
-        if not config_file.is_file():
-            raise BadInputError(
-                f"backend {config.name}: no BLIP-2 checkpoint (config.json) in local folder {config.model}"
-            )
-        try:
-            raw = json.loads(config_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise BadInputError(f"backend {config.name}: unreadable {config_file}: {exc}") from None
-        check_retrieval_config(raw, f"backend {config.name}: {config.model}")
+    Options = HfBlip2Options
 
-    def __init__(self, config: BackendConfig) -> None:
+    @staticmethod
+    def identity(options: HfBlip2Options) -> dict[str, Any]:
+        return {**hf_identity(options, resolve_dtype(options, resolve_device(options.device))), "family": "itm"}
+
+    @staticmethod
+    def traits(options: HfBlip2Options) -> ModelTraits:
+        return ModelTraits(family="itm", image_size=options.image_size)
+
+    @staticmethod
+    def preflight(options: HfBlip2Options) -> None:
+        """Before any task work: the device exists; a local folder holds a retrieval checkpoint
+        trained at backend.image_size (a hub id is checked from its config before weights load)."""
+        check_device(options)
+        config = local_checkpoint_config(options)
+        if config is not None:
+            check_retrieval_config(options, config)
+
+    def __init__(self, config: HfBlip2Options) -> None:
         from transformers import Blip2Config, Blip2ForImageTextRetrieval, Blip2Processor
 
         self.preflight(config)
         self.config = config
         self.device = resolve_device(config.device)
-        # LAVIS evaluates with the ViT in fp16 (vit_precision) on GPU; fp32 on CPU.
-        if config.dtype != "auto":
-            self.dtype = DTYPES[config.dtype]
-        else:
-            self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        self.dtype = resolve_dtype(config, self.device)
         kwargs: dict[str, Any] = {"revision": config.revision} if config.revision else {}
         try:
             hf_config = Blip2Config.from_pretrained(config.model, **kwargs)
-            check_retrieval_config(hf_config.to_dict(), f"backend {config.name}: {config.model}")
+            check_retrieval_config(config, hf_config.to_dict())
             self.processor = Blip2Processor.from_pretrained(config.model, **kwargs)
             self.processor.image_processor = lavis_image_processor(config.model, config.image_size, **kwargs)
             model, info = Blip2ForImageTextRetrieval.from_pretrained(
@@ -100,12 +110,8 @@ class HfBlip2RetrievalBackend:
                 f"cannot load BLIP-2 retrieval weights {config.model!r}: {str(exc).splitlines()[0]} "
                 "(offline? pre-download them or give a local folder as backend.model)"
             ) from None
-        missing = sorted(k for k in info.get("missing_keys", ()) if k.split(".")[0] in (*_FP32_PARTS, "qformer"))
-        if missing:
-            # Randomly initialised heads would give garbage scores without an error.
-            raise BadInputError(
-                f"backend {config.name}: {config.model} lacks retrieval weights ({', '.join(missing[:3])}, ...)"
-            )
+        # Randomly initialised heads would give garbage scores without an error.
+        check_loading_info(config, Blip2ForImageTextRetrieval, info)
         # LAVIS runs everything after the ViT in fp32; HF would leave embeddings/heads in self.dtype.
         model.query_tokens.data = model.query_tokens.data.float()
         for part in ("qformer", *_FP32_PARTS):
@@ -113,10 +119,32 @@ class HfBlip2RetrievalBackend:
         self.model = model.to(self.device).eval()
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "right"  # BERT; position ids assume it
-        self.traits = ModelTraits(family="itm", image_size=config.image_size)
         self.num_query_tokens = int(model.config.num_query_tokens)
 
-    # --- the batch API ---------------------------------------------------------------------
+    # --- the retrieval protocol -----------------------------------------------------------------
+    def embed_images(self, images: Sequence[Image.Image]) -> ImageEmbeddings:
+        itc, vision = self.image_features(images)
+        # Host memory, not the GPU: ViT-g vision outputs for COCO 5k are ~9.5 GB in fp16;
+        # each ITM batch moves only its own rows back to the device.
+        return ImageEmbeddings(itc=itc, state=vision.cpu())
+
+    def embed_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        return self.text_features(texts)[0]
+
+    def match(self, image_states: torch.Tensor, texts: Sequence[str]) -> torch.Tensor:
+        tokens = self.tokenize(texts)
+        return self.itm_scores(image_states, tokens["input_ids"], tokens["attention_mask"])
+
+    def tokenize(self, texts: Sequence[str], padding: str = "longest") -> dict[str, torch.Tensor]:
+        """As LAVIS: truncation at 35 tokens. LAVIS pads to 35 (`padding="max_length"`); we pad to
+        the batch's longest text: the attention mask makes the results the same (tested to 1e-6)."""
+        return dict(
+            self.tokenizer(
+                list(texts), padding=padding, truncation=True, max_length=MAX_TEXT_TOKENS, return_tensors="pt"
+            )
+        )
+
+    # --- the stages of LAVIS compute_sim_matrix ---------------------------------------------------
     @torch.inference_mode()
     def image_features(self, images: Sequence[Image.Image]) -> tuple[torch.Tensor, torch.Tensor]:
         """(ITC query embeddings (n, Q, D) normalised, float32 on CPU; vision outputs (n, P, H)).
@@ -138,14 +166,9 @@ class HfBlip2RetrievalBackend:
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(ITC text embeddings (n, D) normalised, float32 on CPU; tokens on CPU padded to the batch max).
 
-        `texts` are already preprocessed (LAVIS blip_caption). Tokenized as LAVIS does
-        (truncation at 35 tokens). LAVIS pads to 35 (`padding="max_length"`); by default we
-        pad to the batch's longest text: the attention mask makes the results the same
-        (tested to 1e-6), and ITM batches run shorter.
+        `texts` are already preprocessed (LAVIS blip_caption); tokenized by `tokenize`.
         """
-        tokens = self.tokenizer(
-            list(texts), padding=padding, truncation=True, max_length=MAX_TEXT_TOKENS, return_tensors="pt"
-        )
+        tokens = self.tokenize(texts, padding)
         ids, mask = tokens["input_ids"], tokens["attention_mask"]
         hidden = self._qformer(self.model.embeddings(input_ids=ids.to(self.device)), None, mask.to(self.device))
         embeds = self._project(self.model.text_projection, hidden[:, 0, :])  # the [CLS] position
@@ -220,3 +243,6 @@ class HfBlip2RetrievalBackend:
             "max_text_tokens": MAX_TEXT_TOKENS,
             "image_processing": image_processing_record(ip),
         }
+
+
+BACKEND = HfBlip2RetrievalBackend

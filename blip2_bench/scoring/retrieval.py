@@ -16,8 +16,8 @@ import numpy as np
 
 from ..data.retrieval import RetrievalData, load_retrieval_annotations
 from ..errors import BadInputError
+from ..files import atomic_write_json
 from ..metrics.retrieval import check_retrieval_inputs, recall_metrics
-from ..rundir import atomic_write_json
 
 MATRICES = ("i2t", "t2i")
 

@@ -9,8 +9,8 @@ from typing import Any
 from ..data.json_files import read_keyed_results
 from ..data.vqav2 import load_official
 from ..errors import BadInputError
+from ..files import atomic_write_json
 from ..metrics.vqa_accuracy import SCORERS, VqaRecord, vqa_scores
-from ..rundir import atomic_write_json
 
 
 def score_vqav2_files(

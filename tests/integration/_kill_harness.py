@@ -14,8 +14,9 @@ import signal
 import sys
 from pathlib import Path
 
-from blip2_bench import rundir
+from blip2_bench import files
 from blip2_bench.cli import main
+from blip2_bench.runner import journal, rundir
 
 
 def _die() -> None:
@@ -25,18 +26,18 @@ def _die() -> None:
 
 def install(point: str, n: int) -> None:
     calls = {"append": 0}
-    real_append = rundir.RunDir.append_journal
-    real_write = rundir.atomic_write_text
+    real_append = journal.Journal.append
+    real_write = files.atomic_write
     real_complete = rundir.RunDir.mark_complete
 
-    def append(self, task, entries, rank=0):
+    def append(self, entries, rank=0):
         calls["append"] += 1
         if calls["append"] == n:
             if point == "before-append":
                 _die()
             if point == "torn-append":
                 entries = list(entries)
-                path = self.journal_path(task, rank)
+                path = self.path(rank)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 text = "".join(json.dumps(e) + "\n" for e in entries)
                 with path.open("a") as f:
@@ -44,22 +45,23 @@ def install(point: str, n: int) -> None:
                     f.flush()
                     os.fsync(f.fileno())
                 _die()
-        return real_append(self, task, entries, rank)
+        return real_append(self, entries, rank)
 
-    def write(path: Path, text: str) -> None:
+    def write(path: Path, write_fn) -> None:
         if point == "results-rename" and path.name == "results.json":
             tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(text)
+            with tmp.open("wb") as f:
+                write_fn(f)
             _die()
-        real_write(path, text)
+        real_write(path, write_fn)
 
     def complete(self):
         if point == "before-complete":
             _die()
         real_complete(self)
 
-    rundir.RunDir.append_journal = append
-    rundir.atomic_write_text = write
+    journal.Journal.append = append
+    files.atomic_write = write
     rundir.RunDir.mark_complete = complete
 
 

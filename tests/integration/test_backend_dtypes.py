@@ -6,8 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
+from blip2_bench.backends._hf import HfBlip2Options as BackendConfig
 from blip2_bench.backends.hf_blip2 import HfBlip2Backend, resolve_dtype
-from blip2_bench.config import BackendConfig
 from blip2_bench.types import GenerationRequest, GenerationSettings, ImageSource
 
 pytestmark = pytest.mark.slow

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from blip2_bench.backends._hf import HfBlip2Options as BackendConfig
 from blip2_bench.backends.hf_blip2 import HfBlip2Backend
 from blip2_bench.cli import check_group_choices
-from blip2_bench.config import BackendConfig
 from blip2_bench.errors import BadInputError
 from blip2_bench.provenance import file_hash
 from tests.conftest import read_json

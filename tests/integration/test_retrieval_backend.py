@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 from transformers import Blip2ForImageTextRetrieval
 
+from blip2_bench.backends._hf import HfBlip2Options as BackendConfig
 from blip2_bench.backends.hf_blip2_retrieval import MAX_TEXT_TOKENS, HfBlip2RetrievalBackend
-from blip2_bench.config import BackendConfig
 from blip2_bench.data.retrieval import load_lavis_list
 from blip2_bench.demo.retrieval_fixture import write_flickr30k_fixture
 from blip2_bench.demo.tiny_retrieval import build_tiny_blip2_retrieval
@@ -27,6 +27,7 @@ from blip2_bench.metrics.retrieval import (
     rerank_candidates,
 )
 from blip2_bench.text import blip_caption
+from blip2_bench.types import ModelTraits
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +60,7 @@ def test_tiny_model_is_a_retrieval_model_with_a_bert_tokenizer(tiny_itm: Path, b
     assert tok.pad_token_id == 0 and tok.padding_side == "right"
     ids = tok("a dog").input_ids
     assert ids[0] == tok.cls_token_id and ids[-1] == tok.sep_token_id
-    assert backend.traits.family == "itm" and backend.traits.image_size == 32
+    assert backend.traits(backend.config) == ModelTraits("itm", 32)
 
 
 def test_features_and_itm_equal_hf_forward(tiny_itm: Path, backend, gallery) -> None:
@@ -170,7 +171,7 @@ def test_a_generation_checkpoint_is_refused_before_loading(
     tiny_models: dict[str, Path], tiny_itm: Path, tmp_path: Path
 ) -> None:
     cfg = BackendConfig(name="opt", model=str(tiny_models["opt"]), family="itm")
-    with pytest.raises(BadInputError, match="Blip2ForConditionalGeneration, not an image-text retrieval model"):
+    with pytest.raises(BadInputError, match="is a Blip2ForConditionalGeneration checkpoint, not an image-text retrieval"):
         HfBlip2RetrievalBackend.preflight(cfg)
     with pytest.raises(BadInputError, match="no BLIP-2 checkpoint"):
         HfBlip2RetrievalBackend.preflight(BackendConfig(name="x", model=str(tmp_path / "none"), family="itm"))

@@ -83,7 +83,7 @@ def test_itc_only_ranking_has_no_minus_100(tiny_itm, flickr_data, tmp_path):
 
 def test_crash_during_reranking_resumes_from_journaled_batches(tiny_itm, flickr_data, tmp_path, monkeypatch):
     reference = tmp_path / "reference"
-    assert main(_args(tiny_itm, flickr_data, reference)) == 0
+    assert main(_args(tiny_itm, flickr_data, reference, "reuse_outputs=false")) == 0
     real = HfBlip2RetrievalBackend.itm_scores
     calls: list[int] = []
 
@@ -138,7 +138,7 @@ def test_backend_protocol_mismatch_fails_before_work(tiny_itm, tiny_models, flic
 
 def test_torchrun_two_ranks_rank_and_score_like_one_process(tiny_itm, flickr_data, tmp_path):
     single, multi = tmp_path / "single", tmp_path / "multi"
-    assert main(_args(tiny_itm, flickr_data, single)) == 0
+    assert main(_args(tiny_itm, flickr_data, single, "reuse_outputs=false")) == 0
     proc = run_torchrun(_args(tiny_itm, flickr_data, multi))
     assert proc.returncode == 0, proc.stderr[-3000:]
     a, b = np.load(single / "exports" / "flickr30k_scores.npz"), np.load(multi / "exports" / "flickr30k_scores.npz")

@@ -52,7 +52,7 @@ def test_run_writes_complete_run_directory(family, tiny_models, vqa_data, tmp_pa
     assert all(r["prediction"] == r["raw_output"].split("\n")[0].strip() for r in records)
     assert all(r["score"] == task["scores"]["per_question"][r["id"]] for r in records)
     table = (run_dir / "table.csv").read_text().splitlines()
-    assert table[0] == "backend,task,task_version,metric,value" and table[1].startswith(
+    assert table[0] == "backend,task,task_version,metric,value,coverage" and table[1].startswith(
         f"tiny-{family},vqav2,1,accuracy,"
     )
 
@@ -91,7 +91,7 @@ def test_interrupted_run_resumes_without_duplicates_and_matches_uninterrupted(
     tiny_models, vqa_data, tmp_path, monkeypatch
 ):
     reference = tmp_path / "reference"
-    assert run_cli("opt", tiny_models["opt"], vqa_data, reference, "backend.batch_size=2") == 0
+    assert run_cli("opt", tiny_models["opt"], vqa_data, reference, "backend.batch_size=2", "reuse_outputs=false") == 0
 
     real_generate = HfBlip2Backend.generate
     calls: list[int] = []

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .data.coco_captions import CaptionSample
-from .errors import BadInputError
-from .metrics.spice import SPICE_MODES, find_java
-from .scoring.captions import coverage_note
-from .task_api import GenerationTask
-from .types import GenerationRequest, GenerationSettings, ModelTraits
+from ..data.coco_captions import CaptionSample
+from ..errors import BadInputError
+from ..metrics.spice import SPICE_MODES, find_java
+from ..scoring.captions import coverage_note
+from ..types import GenerationRequest, GenerationSettings, ModelTraits
+from . import GenerationTask
 
 PENALTIES_NOTE = (
     "pinned: repetition_penalty and length_penalty as set (defaults 1.0/1.0: blip2_opt/blip2_t5.generate's "

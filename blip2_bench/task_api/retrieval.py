@@ -8,12 +8,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .data.retrieval import RetrievalData, load_karpathy, load_lavis_list
-from .errors import BadInputError
-from .metrics.retrieval import query_ranks, recall_metrics
-from .task_api import RetrievalPlan, RetrievalTask
-from .text import blip_caption
-from .types import TaskScores
+from ..data.retrieval import RetrievalData, load_karpathy, load_lavis_list
+from ..errors import BadInputError
+from ..metrics.retrieval import query_ranks, recall_metrics
+from ..text import blip_caption
+from ..types import TaskScores
+from . import RetrievalPlan, RetrievalTask
 
 SOURCES = ("lavis", "karpathy")
 

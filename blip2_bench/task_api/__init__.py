@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
-from .types import GenerationRequest, ModelTraits, TaskScores
+from ..types import GenerationRequest, ModelTraits, TaskScores
 
 if TYPE_CHECKING:
-    from .data.retrieval import RetrievalData
+    from ..data.retrieval import RetrievalData
 
 
 class Sample(Protocol):

@@ -1,0 +1,204 @@
+"""What both HF BLIP-2 backends share: options, weights location, checkpoint checks, device,
+dtype names, image preprocessing and its record."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from ..backend_api import BackendOptions
+from ..errors import BadInputError
+from ..provenance import weights_identity
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+DTYPE_CHOICES = ("auto", *DTYPES)
+# opt: decoder-only LLM; t5: encoder-decoder LLM; itm: retrieval model (no LLM).
+FAMILIES = ("opt", "t5", "itm")
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+@dataclass(frozen=True)
+class HfBlip2Options(BackendOptions):
+    """A BLIP-2 checkpoint loaded with transformers `from_pretrained`."""
+
+    impl: str = "hf_blip2"
+    model: str = ""
+    """Hub id or local folder of the weights."""
+    revision: str | None = None
+    """Hub revision (branch, tag or commit) to pin."""
+    family: str = "opt"
+    """LLM family: decides prompts, padding side and stopping ("itm" for retrieval models)."""
+    image_size: int = 224
+    """Square input size; must equal the checkpoint's (224 zero-shot, 364 -coco)."""
+    dtype: str = "auto"
+    """auto = the paper's precision on GPU (OPT fp16, Flan-T5 bf16), fp32 on CPU."""
+    device: str = "auto"
+    """auto (CUDA when available), cpu, cuda, cuda:N or mps."""
+    allow_partial_weights: bool = False
+    """Load a checkpoint that lacks weights the model needs (they are random-initialised)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.family not in FAMILIES:
+            raise BadInputError(f"backend.family must be one of {FAMILIES}, got {self.family!r}")
+        if self.dtype not in DTYPE_CHOICES:
+            raise BadInputError(f"backend.dtype must be one of {DTYPE_CHOICES}, got {self.dtype!r}")
+        if self.family == "t5" and self.dtype == "float16":
+            raise BadInputError(
+                "backend.dtype=float16 is refused for Flan-T5 (it overflows to NaN and garbage); "
+                "use bfloat16 or float32"
+            )
+        if not _DEVICE.match(self.device):
+            raise BadInputError(f"backend.device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
+        if self.image_size < 1:
+            raise BadInputError(f"backend.image_size must be >= 1, got {self.image_size}")
+        if not self.model:
+            raise BadInputError("backend.model is empty: give a hub id or a local folder")
+
+
+def is_local_model(model: str) -> bool:
+    """A local folder rather than a hub id ("org/name"): the one rule for every backend."""
+    return model.startswith((".", "/", "~")) or model.count("/") > 1 or Path(model).expanduser().exists()
+
+
+def local_checkpoint_config(options: HfBlip2Options) -> dict[str, Any] | None:
+    """config.json of a local checkpoint (None for a hub id); a missing or broken one is bad input."""
+    if not is_local_model(options.model):
+        return None
+    path = Path(options.model).expanduser() / "config.json"
+    if not path.is_file():
+        raise BadInputError(
+            f"backend {options.name}: no BLIP-2 checkpoint (config.json) in local folder {options.model}"
+        )
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"backend {options.name}: unreadable {path}: {exc}") from None
+    if not isinstance(raw, dict):
+        raise BadInputError(f"backend {options.name}: {path} is not a JSON object")
+    return raw
+
+
+def check_checkpoint(options: HfBlip2Options, config: dict[str, Any], architecture: str, what: str) -> None:
+    """The checkpoint is a BLIP-2 of the wanted architecture, trained at `options.image_size`."""
+    where = f"backend {options.name}: {options.model}"
+    if config.get("model_type") not in ("blip-2", "blip_2"):
+        raise BadInputError(f"{where} is not a BLIP-2 checkpoint (model_type={config.get('model_type')!r})")
+    archs = config.get("architectures") or []
+    if archs and architecture not in archs:
+        raise BadInputError(f"{where} is a {', '.join(archs)} checkpoint, not {what} ({architecture})")
+    size = (config.get("vision_config") or {}).get("image_size", 224)  # Blip2VisionConfig's default
+    if size != options.image_size:
+        # A smaller size would slice the position embeddings and silently score a different model.
+        raise BadInputError(
+            f"{where} was trained at {size} px but backend.image_size={options.image_size}; "
+            f"set backend.image_size={size} (or pick the backend config made for this checkpoint)"
+        )
+
+
+def check_loading_info(options: HfBlip2Options, model_class: type, info: dict[str, Any]) -> None:
+    """Refuse a checkpoint that lacks weights (transformers would random-initialise them) or holds
+    weights the model does not use, beyond what the class declares ignorable."""
+
+    def relevant(keys: Any, ignore_attr: str) -> list[str]:
+        patterns = getattr(model_class, ignore_attr, None) or []
+        return sorted(k for k in keys or () if not any(re.search(p, k) for p in patterns))
+
+    missing = relevant(info.get("missing_keys"), "_keys_to_ignore_on_load_missing")
+    unexpected = relevant(info.get("unexpected_keys"), "_keys_to_ignore_on_load_unexpected")
+    mismatched = sorted(str(k[0] if isinstance(k, tuple) else k) for k in info.get("mismatched_keys") or ())
+    problems = [
+        f"{label} {len(keys)} weights ({', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''})"
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape-mismatched", mismatched))
+        if keys
+    ]
+    if problems and not options.allow_partial_weights:
+        raise BadInputError(
+            f"backend {options.name}: checkpoint {options.model} is incomplete: {'; '.join(problems)}; "
+            "set backend.allow_partial_weights=true to load it anyway (missing weights are random)"
+        )
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def check_device(options: HfBlip2Options) -> None:
+    """The requested device exists here (before any weights load)."""
+    device = options.device
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise BadInputError(f"backend.device={device} but this machine has no CUDA device (use auto or cpu)")
+        index = resolve_device(device).index
+        if index is not None and index >= torch.cuda.device_count():
+            raise BadInputError(f"backend.device={device} but only {torch.cuda.device_count()} CUDA devices exist")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise BadInputError("backend.device=mps but MPS is not available on this machine")
+
+
+def hf_identity(options: HfBlip2Options, dtype: torch.dtype) -> dict[str, Any]:
+    """The identity both HF backends give the journal: weights, precision, device type, input size."""
+    return {
+        "weights": weights_identity(options.model, options.revision),
+        "dtype": str(dtype),
+        "device_type": resolve_device(options.device).type,
+        "batch_size": options.batch_size,
+        "image_size": options.image_size,
+        "family": options.family,
+        "torchvision": torchvision_version(),
+    }
+
+
+def lavis_image_processor(model: str, size: int, **kwargs: Any) -> Any:
+    """The checkpoint's image processor on transformers' PIL backend, pinned to S x S bicubic.
+
+    LAVIS resizes PIL images (torchvision's Resize on a PIL image calls PIL's bicubic);
+    transformers would pick its torchvision backend whenever torchvision imports, which
+    resizes tensors with antialiased bicubic and gives slightly different pixels.
+    """
+    from transformers import AutoImageProcessor
+
+    image_processor = AutoImageProcessor.from_pretrained(model, backend="pil", **kwargs)
+    pin_image_size(image_processor, size)
+    return image_processor
+
+
+def pin_image_size(image_processor: Any, size: int) -> None:
+    """The checkpoint's processor decides nothing: the protocol's S x S bicubic resize, no crop."""
+    image_processor.size = {"height": size, "width": size}
+    image_processor.resample = Image.Resampling.BICUBIC
+    image_processor.do_center_crop = False
+
+
+def torchvision_version() -> str | None:
+    try:
+        import torchvision  # noqa: F401
+
+        return str(torchvision.__version__)
+    except Exception:  # absent, or (as with a CPU torch wheel) present but not importable
+        return None
+
+
+def image_processing_record(image_processor: Any) -> dict[str, Any]:
+    """Which image backend ran (the torchvision or the PIL processor class) and its settings."""
+    ip = image_processor
+    return {
+        "class": type(ip).__name__,
+        "size": dict(ip.size),
+        "resample": int(ip.resample),
+        "mean": list(ip.image_mean),
+        "std": list(ip.image_std),
+        "torchvision": torchvision_version(),
+    }
+
+
+def device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"

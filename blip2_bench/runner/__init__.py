@@ -1,0 +1,1 @@
+"""The runner: batch plan, journal, stage skeleton, executors per backend protocol, and the job."""
