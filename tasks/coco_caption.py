@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from blip2_bench.data.coco_captions import CaptionSample, load_karpathy_dataset, load_lavis_karpathy
+from blip2_bench.data.locate import COCO_IMAGE_ROOTS, find_in_root
 from blip2_bench.errors import BadInputError
 from blip2_bench.scoring.captions import coco_caption_scores, metric_impl, paper_table
 from blip2_bench.task_api.captioning import CaptionProtocolOptions, CaptionTask
@@ -46,6 +47,7 @@ _ANN_FOLDERS = ("", "annotations", "coco/annotations", "coco_gt", "coco")
 
 class CocoCaptionTask(CaptionTask):
     name = "coco_caption"
+    score_command = "blip2_bench.scoring.captions:coco_caption_main"
     version = 1
     Options = CocoCaptionOptions
 
@@ -66,12 +68,10 @@ class CocoCaptionTask(CaptionTask):
         )
 
     def _image_root(self) -> Path:
-        if self.options.image_root:
-            return Path(self.options.image_root)
-        for candidate in (self.data_root, self.data_root / "coco" / "images", self.data_root / "images"):
-            if (candidate / "val2014").is_dir():
-                return candidate
-        return self.data_root
+        root = find_in_root(
+            self.data_root, [""], COCO_IMAGE_ROOTS, explicit=self.options.image_root, folder=True, holding="val2014"
+        )
+        return root if root.is_dir() else self.data_root
 
     def data_files(self) -> dict[str, Path]:
         o = self.options
@@ -95,7 +95,7 @@ class CocoCaptionTask(CaptionTask):
         return files
 
     def load(self, limit: int | None) -> Sequence[CaptionSample]:
-        files = self.data_files()
+        files = self.files()
         if "gt" in files:
             return load_lavis_karpathy(files["annotations"], files["gt"], self._image_root(), limit)
         return load_karpathy_dataset(files["annotations"], self.options.split, self._image_root(), limit)

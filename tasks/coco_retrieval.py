@@ -6,11 +6,13 @@ Changelog:
 
 from __future__ import annotations
 
+from blip2_bench.data.locate import COCO_IMAGE_ROOTS
 from blip2_bench.task_api.retrieval import ImageTextRetrievalTask
 
 
 class CocoRetrievalTask(ImageTextRetrievalTask):
     name = "coco_retrieval"
+    score_command = "blip2_bench.scoring.retrieval:coco_retrieval_main"
     version = 1
     dataset = "coco"
     lavis_files = (
@@ -20,7 +22,8 @@ class CocoRetrievalTask(ImageTextRetrievalTask):
     )
     karpathy_file = "dataset_coco.json"
     # The image root holds val2014/ (both file forms name images relative to it).
-    image_roots = ("coco/images", ".")
+    image_roots = COCO_IMAGE_ROOTS
+    image_folder = "val2014"
 
 
 TASK = CocoRetrievalTask

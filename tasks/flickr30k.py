@@ -11,6 +11,7 @@ from blip2_bench.task_api.retrieval import ImageTextRetrievalTask
 
 class Flickr30kTask(ImageTextRetrievalTask):
     name = "flickr30k"
+    score_command = "blip2_bench.scoring.retrieval:flickr30k_main"
     version = 1
     dataset = "flickr30k"
     # LAVIS's builder stores flickr30k_test.json as flickr30k/annotations/test.json.

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from blip2_bench.data.coco_captions import CaptionSample
+from blip2_bench.data.locate import find_in_root
 from blip2_bench.data.nocaps import load_nocaps
 from blip2_bench.errors import BadInputError
 from blip2_bench.metrics.captions import DF_MODES
@@ -51,19 +52,15 @@ class NocapsOptions(CaptionProtocolOptions):
 
 class NocapsTask(CaptionTask):
     name = "nocaps"
+    score_command = "blip2_bench.scoring.captions:nocaps_main"
     version = 1
     Options = NocapsOptions
 
     options: NocapsOptions
 
     def _image_dir(self) -> Path:
-        if self.options.image_dir:
-            return Path(self.options.image_dir)
-        split = self.options.split
-        for candidate in (self.data_root / split, self.data_root / "nocaps" / split, self.data_root / "images" / split):
-            if candidate.is_dir():
-                return candidate
-        return self.data_root / split
+        folders = ("", "nocaps", "images")
+        return find_in_root(self.data_root, [self.options.split], folders, explicit=self.options.image_dir, folder=True)
 
     def data_files(self) -> dict[str, Path]:
         folders = ("", "annotations", "nocaps", "nocaps/annotations", "nocap/annotations")
@@ -77,7 +74,7 @@ class NocapsTask(CaptionTask):
         return {"annotations": path}
 
     def load(self, limit: int | None) -> Sequence[CaptionSample]:
-        path = self.data_files()["annotations"]
+        path = self.files()["annotations"]
         return load_nocaps(path, self._image_dir(), with_captions=self.options.split == "val", limit=limit)
 
     def score(self, samples: Sequence[CaptionSample], predictions: Mapping[str, str]) -> TaskScores:

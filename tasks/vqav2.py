@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from blip2_bench.data.locate import COCO_IMAGE_ROOTS, find_in_root
 from blip2_bench.data.vqav2 import VqaSample, load_hf, load_official
 from blip2_bench.errors import BadInputError
 from blip2_bench.metrics.vqa_accuracy import SCORERS, VqaRecord, vqa_scores
@@ -58,6 +59,7 @@ class Vqav2Options:
 
 class Vqav2Task(GenerationTask):
     name = "vqav2"
+    score_command = "blip2_bench.scoring.vqav2:main"
     version = 1
     Options = Vqav2Options
 
@@ -68,23 +70,13 @@ class Vqav2Task(GenerationTask):
         return SPLITS[self.options.split]
 
     def _find(self, explicit: str | None, file_name: str) -> Path:
-        if explicit:
-            return Path(explicit)
         # The official download keeps the JSONs in their own folder; LAVIS under coco/annotations.
-        for folder in ("", "annotations", "coco/annotations", "vqav2"):
-            candidate = self.data_root / folder / file_name
-            if candidate.is_file():
-                return candidate
-        return self.data_root / file_name  # reported as missing by data_files()
+        folders = ("", "annotations", "coco/annotations", "vqav2")
+        return find_in_root(self.data_root, [file_name], folders, explicit=explicit)  # missing: data_files() says so
 
     def _image_dir(self) -> Path:
-        if self.options.image_dir:
-            return Path(self.options.image_dir)
         folder = "test2015" if self.options.split == "test-dev" else "val2014"
-        for candidate in (self.data_root / folder, self.data_root / "coco" / "images" / folder):
-            if candidate.is_dir():
-                return candidate
-        return self.data_root / folder
+        return find_in_root(self.data_root, [folder], COCO_IMAGE_ROOTS, explicit=self.options.image_dir, folder=True)
 
     def data_files(self) -> dict[str, Path]:
         if self.options.source == "hf":
@@ -105,7 +97,7 @@ class Vqav2Task(GenerationTask):
     def load(self, limit: int | None) -> Sequence[VqaSample]:
         if self.options.source == "hf":
             return load_hf(self.options.hf_dataset, self.options.hf_split, limit)
-        files = self.data_files()
+        files = self.files()
         return load_official(files["questions"], files.get("annotations"), self._image_dir(), limit)
 
     # --- requests and parsing ------------------------------------------------------

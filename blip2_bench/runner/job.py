@@ -107,7 +107,7 @@ class Runner:
             tasks.append(task)
         planned = []
         for task in tasks:
-            files = data_file_hashes(task.data_files())
+            files = data_file_hashes(task.files())
             executor = EXECUTORS[task.needs]()
             prepared = executor.prepare(task, ctx)
             parts = {

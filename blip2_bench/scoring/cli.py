@@ -1,4 +1,4 @@
-"""Argument parsing and output for `blip2-bench score <task> ...`."""
+"""`blip2-bench score <task> ...`: the task plugin's own score command (its `score_command`)."""
 
 from __future__ import annotations
 
@@ -9,31 +9,44 @@ from collections.abc import Callable
 from ..errors import BenchError
 from ..registry import unknown_name_message
 
-# task name -> "module:function"; each function takes argv and returns an exit code.
-COMMANDS = {
-    "vqav2": "blip2_bench.scoring.vqav2:main",
-    "coco_caption": "blip2_bench.scoring.captions:coco_caption_main",
-    "nocaps": "blip2_bench.scoring.captions:nocaps_main",
-    "flickr30k": "blip2_bench.scoring.retrieval:flickr30k_main",
-    "coco_retrieval": "blip2_bench.scoring.retrieval:coco_retrieval_main",
-}
+
+def _commands(extra_dirs: list[str] | None = None) -> dict[str, str]:
+    """Task name -> "module:function", for every task plugin that declares a score command."""
+    from ..plugins import load_task_class, task_files
+
+    out = {}
+    for name in task_files(extra_dirs):
+        command = getattr(load_task_class(name, extra_dirs), "score_command", None)
+        if command:
+            out[name] = command
+    return out
 
 
-def _command(name: str) -> Callable[[list[str]], int]:
-    module, function = COMMANDS[name].split(":")
+def _command(spec: str) -> Callable[[list[str]], int]:
+    module, function = spec.split(":")
     return getattr(importlib.import_module(module), function)
 
 
 def score_main(argv: list[str]) -> int:
+    # Plugin folders come first, as in a run: `score --task-dir DIR <task> ...`.
+    extra: list[str] = []
+    while len(argv) >= 2 and argv[0] == "--task-dir":
+        extra.append(argv[1])
+        argv = argv[2:]
+    try:
+        commands = _commands(extra)
+    except BenchError as exc:
+        print(f"blip2-bench score: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     if not argv or argv[0] in ("-h", "--help"):
-        print(f"usage: blip2-bench score {{{','.join(COMMANDS)}}} [options]")
+        print(f"usage: blip2-bench score [--task-dir DIR] {{{','.join(sorted(commands))}}} [options]")
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
-    if name not in COMMANDS:
-        print(f"blip2-bench score: {unknown_name_message('scorer task', name, COMMANDS)}", file=sys.stderr)
+    if name not in commands:
+        print(f"blip2-bench score: {unknown_name_message('scorer task', name, commands)}", file=sys.stderr)
         return 2
     try:
-        return _command(name)(rest)
+        return _command(commands[name])(rest)
     except BenchError as exc:
         print(f"blip2-bench score {name}: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -32,13 +32,23 @@ class BaseTask(ABC):
     needs: ClassVar[str]
     """The backend protocol the runner must find before any work."""
 
+    score_command: ClassVar[str | None] = None
+    """"module:function" behind `blip2-bench score <name>` (argv -> exit code), if the task has one."""
+
     def __init__(self, options: Any, data_root: Path) -> None:
         self.options = options
         self.data_root = data_root
+        self._files: dict[str, Path] | None = None
 
     @abstractmethod
     def data_files(self) -> dict[str, Path]:
         """The data files this run reads (hashed into provenance), checked to exist."""
+
+    def files(self) -> dict[str, Path]:
+        """`data_files()`, found once per task (the folder search and checks run once)."""
+        if self._files is None:
+            self._files = self.data_files()
+        return self._files
 
     def describe(self) -> dict[str, Any]:
         """Settings worth recording in results (prompt template, generation settings, ...)."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.coco_captions import CaptionSample
+from ..data.locate import find_in_root
 from ..errors import BadInputError
 from ..metrics.spice import SPICE_MODES, find_java
 from ..scoring.captions import coverage_note
@@ -65,13 +66,7 @@ class CaptionTask(GenerationTask):
     options: CaptionProtocolOptions
 
     def _find(self, explicit: str | None, names: Sequence[str], folders: Sequence[str]) -> Path:
-        if explicit:
-            return Path(explicit)
-        for folder in folders:
-            for name in names:
-                if (self.data_root / folder / name).is_file():
-                    return self.data_root / folder / name
-        return self.data_root / names[0]  # reported as missing by data_files()
+        return find_in_root(self.data_root, names, folders, explicit=explicit)  # missing: data_files() says so
 
     def _check_java(self) -> None:
         # Before any model loads: the metrics need Java, and a missing one should not surface after generation.

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..data.locate import find_in_root
 from ..data.retrieval import RetrievalData, load_karpathy, load_lavis_list
 from ..errors import BadInputError
 from ..metrics.retrieval import query_ranks, recall_metrics
@@ -48,25 +49,26 @@ class ImageTextRetrievalTask(RetrievalTask):
     lavis_files: ClassVar[tuple[str, ...]]
     karpathy_file: ClassVar[str]
     image_roots: ClassVar[tuple[str, ...]]
+    """Folders under data_root that may be the image root, in order."""
+    image_folder: ClassVar[str | None] = None
+    """A folder the image root must hold (e.g. COCO's val2014), when the file paths start with it."""
 
     options: RetrievalOptions
 
     def _annotations(self) -> Path:
-        if self.options.annotations_file:
-            return Path(self.options.annotations_file)
         names = self.lavis_files if self.options.source == "lavis" else (self.karpathy_file,)
-        for name in names:
-            if (self.data_root / name).is_file():
-                return self.data_root / name
-        return self.data_root / names[0]
+        return find_in_root(self.data_root, names, explicit=self.options.annotations_file)
 
     def _image_root(self) -> Path:
-        if self.options.image_root:
-            return Path(self.options.image_root)
-        for folder in self.image_roots:
-            if (self.data_root / folder).is_dir():
-                return self.data_root / folder
-        return self.data_root
+        root = find_in_root(
+            self.data_root,
+            [""],
+            self.image_roots,
+            explicit=self.options.image_root,
+            folder=True,
+            holding=self.image_folder,
+        )
+        return root if root.is_dir() else self.data_root
 
     def data_files(self) -> dict[str, Path]:
         path = self._annotations()
@@ -77,7 +79,7 @@ class ImageTextRetrievalTask(RetrievalTask):
         return {"annotations": path}
 
     def load(self, limit: int | None) -> RetrievalData:
-        path, root = self.data_files()["annotations"], self._image_root()
+        path, root = self.files()["annotations"], self._image_root()
         if self.options.source == "lavis":
             return load_lavis_list(path, root, self.dataset, limit)
         return load_karpathy(path, root, self.options.split, limit, dataset=self.dataset)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -45,6 +46,24 @@ def test_file_hash_covers_the_whole_file_and_is_cached(tmp_path):
     data[5 * 2**20] = 1  # a change in the middle, same size
     path.write_bytes(bytes(data))
     assert file_hash(path) != before
+
+
+def test_file_hash_is_cached_and_an_edit_restoring_size_and_mtime_is_still_caught(tmp_path, monkeypatch):
+    from blip2_bench import provenance
+
+    reads: list[str] = []
+    real = provenance._sha256
+    monkeypatch.setattr(provenance, "_sha256", lambda p: reads.append(p.name) or real(p))
+    path = tmp_path / "img.jpg"
+    path.write_bytes(b"a" * 1000)
+    first = file_hash(path)
+    assert file_hash(path) == first and reads == ["img.jpg"]  # the second call read nothing
+    provenance._HASHES = None  # a new process: the cache comes from disk
+    assert file_hash(path) == first and reads == ["img.jpg"]
+    stat = path.stat()
+    path.write_bytes(b"b" * 1000)  # same size...
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # ...and the old mtime
+    assert file_hash(path) != first and len(reads) == 2
 
 
 def test_image_processor_is_pil_bicubic_like_lavis(tiny_models):

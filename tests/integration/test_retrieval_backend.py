@@ -182,4 +182,4 @@ def test_a_generation_checkpoint_is_refused_before_loading(
     config["qformer_config"]["use_qformer_text_input"] = False
     (broken / "config.json").write_text(json.dumps(config))
     with pytest.raises(BadInputError, match="not an image-text retrieval model"):
-        HfBlip2RetrievalBackend(BackendConfig(name="b", model=str(broken), family="itm"))
+        HfBlip2RetrievalBackend(BackendConfig(name="b", model=str(broken), family="itm", image_size=32))

@@ -115,13 +115,28 @@ def test_recall_equals_lavis_report_metrics_on_reranked_matrices(seed: int) -> N
     assert list(ours) == [*KEYS, "agg_metrics"]
 
 
-def test_lavis_tie_order_is_not_ours_and_both_agree_without_ties() -> None:
-    # Documented difference: np.argsort(score)[::-1] with a stable sort puts the *higher*
-    # index first among ties (numpy's default quicksort leaves it unspecified).
-    row = np.array([[1.0, 1.0, 1.0]])
-    inds = np.argsort(row[0], kind="stable")[::-1]
-    assert list(inds) == [2, 1, 0]
-    assert query_ranks(row, np.zeros((3, 1)), [0, 0, 0], [[0, 1, 2]])[0] == [0]
+def _lavis_image_rank(scores: np.ndarray, captions: list[int]) -> int:
+    # lavis/tasks/retrieval.py _report_metrics: inds = np.argsort(score)[::-1], best caption rank.
+    inds = np.argsort(scores)[::-1]
+    return min(int(np.where(inds == c)[0][0]) for c in captions)
+
+
+def test_ties_rank_lower_index_first_and_untied_scores_rank_as_lavis() -> None:
+    # Two images, three texts all tied for image 0: its caption (text 1) is ranked after text 0,
+    # which has the lower index; image 1's caption (text 2) after texts 0 and 1.
+    tied = np.ones((2, 3))
+    t2i = np.zeros((3, 2))
+    assert list(query_ranks(tied, t2i, [1, 0, 1], [[1], [0, 2]])[0]) == [1, 0]
+    assert list(query_ranks(tied, t2i, [0, 1, 1], [[0], [1, 2]])[0]) == [0, 1]
+    # A stable argsort reversed (one LAVIS reading) puts the higher index first: not our rule.
+    assert list(np.argsort(tied[0], kind="stable")[::-1]) == [2, 1, 0]
+    # Without ties both give the same ranks.
+    rng = np.random.default_rng(0)
+    txt2img, img2txt = _layout([2, 3, 1, 2])
+    i2t = rng.permutation(4 * 8).reshape(4, 8).astype(np.float32)  # distinct values: no ties
+    t2i = np.ascontiguousarray(i2t.T)
+    ours = query_ranks(i2t, t2i, txt2img, img2txt)[0]
+    assert list(ours) == [_lavis_image_rank(i2t[i], img2txt[i]) for i in range(4)]
 
 
 # ---------------------------------------------------------------- input checks

@@ -41,8 +41,11 @@ def _digest(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj).encode()).hexdigest()
 
 
-def test_scorers() -> None:
-    assert SCORERS == ("official", "lavis")
+def test_every_scorer_is_accepted_and_an_unknown_one_is_refused() -> None:
+    for scorer in SCORERS:
+        assert question_accuracy("yes", ["yes"] * 10, scorer) == 1.0
+    with pytest.raises(ValueError, match="scorer"):
+        question_accuracy("yes", ["yes"] * 10, "offical")
 
 
 def test_tables_match_upstream_exactly() -> None:
@@ -155,8 +158,13 @@ def test_version_specific_cases(pred: str, humans: list[str], official: float, l
     assert round(100 * question_accuracy(pred, humans, "lavis"), 2) == lavis
 
 
-def test_cases_cover_a_disagreement() -> None:
-    assert any(o != lv for _, _, o, lv in VERSION_CASES)
+def test_the_two_versions_disagree_exactly_where_upstream_does() -> None:
+    # Computed, not read from the table: on the reference code the versions disagree on some
+    # cases, and on every case ours gives each version's upstream value.
+    upstream = [(reference_accuracy(p, h, "official"), reference_accuracy(p, h, "lavis")) for p, h, *_ in VERSION_CASES]
+    ours = [(question_accuracy(p, h, "official"), question_accuracy(p, h, "lavis")) for p, h, *_ in VERSION_CASES]
+    assert ours == upstream
+    assert sum(o != lv for o, lv in upstream) >= 5
 
 
 @pytest.mark.parametrize("scorer", SCORERS)
