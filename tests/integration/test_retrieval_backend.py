@@ -171,7 +171,7 @@ def test_a_generation_checkpoint_is_refused_before_loading(
     tiny_models: dict[str, Path], tiny_itm: Path, tmp_path: Path
 ) -> None:
     cfg = BackendConfig(name="opt", model=str(tiny_models["opt"]), family="itm")
-    with pytest.raises(BadInputError, match="is a Blip2ForConditionalGeneration checkpoint, not an image-text retrieval"):
+    with pytest.raises(BadInputError, match="is a Blip2ForConditionalGeneration checkpoint, not an image-text"):
         HfBlip2RetrievalBackend.preflight(cfg)
     with pytest.raises(BadInputError, match="no BLIP-2 checkpoint"):
         HfBlip2RetrievalBackend.preflight(BackendConfig(name="x", model=str(tmp_path / "none"), family="itm"))

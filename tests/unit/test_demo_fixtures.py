@@ -104,7 +104,9 @@ def test_backend_asks_for_new_tokens_and_decodes_only_them(model_dirs: dict[str,
     backend.model.language_model.generate = spy
     settings = GenerationSettings(num_beams=5, max_new_tokens=6, min_new_tokens=3)
     images = {"i": _images(fixture, 1)[0]}
-    requests = [GenerationRequest(str(k), ImageSource("i", path="x"), prompt, settings) for k, prompt in enumerate(PROMPTS)]
+    requests = [
+        GenerationRequest(str(k), ImageSource("i", path="x"), prompt, settings) for k, prompt in enumerate(PROMPTS)
+    ]
     texts = backend.generate(requests, images)
     ((kwargs, out),) = seen
     assert kwargs["max_new_tokens"] == 6 and kwargs["min_new_tokens"] == 3
