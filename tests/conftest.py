@@ -70,3 +70,15 @@ def flickr_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from blip2_bench.demo.retrieval_fixture import write_flickr30k_fixture
 
     return write_flickr30k_fixture(tmp_path_factory.mktemp("flickr"), n_images=8).root
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`gpu` tests run where CUDA is, and are reported as skipped (with the reason) elsewhere."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

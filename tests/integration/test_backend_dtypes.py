@@ -64,3 +64,20 @@ def test_each_image_is_encoded_once_and_results_match_per_request_generation(tin
             backend.generate_from_features(features.expand(len(prompts), -1, -1), prompts, request.settings)[index]
             == text
         )
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("family", ["opt", "t5"])
+def test_on_cuda_the_paper_precision_runs_and_answers_like_fp32(tiny_models, family):
+    """On a GPU, dtype=auto is the paper's precision (OPT fp16, Flan-T5 bf16), the record says what
+    ran, and every request gets a text (reduced precision may change tokens, so texts are not
+    compared with fp32)."""
+    cuda = HfBlip2Backend(
+        BackendConfig(name="t", model=str(tiny_models[family]), family=family, device="cuda", image_size=32)
+    )
+    record = cuda.provenance()
+    assert record["device"].startswith("cuda")
+    assert record["component_dtypes"]["language_model"] == ("float16" if family == "opt" else "bfloat16")
+    requests, images = _requests(2, 3)
+    out = cuda.generate(requests, images)
+    assert len(out) == len(requests) and all(isinstance(t, str) for t in out)

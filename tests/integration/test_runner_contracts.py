@@ -156,6 +156,7 @@ def test_changed_identity_invalidates_and_outputs_follow_it(vqa_data, tmp_path):
 KILL_HARNESS = Path(__file__).with_name("_kill_harness.py")
 
 
+@pytest.mark.slow  # a subprocess per kill point
 def test_resume_after_a_kill_at_every_journal_append_matches_an_uninterrupted_run(vqa_data, tmp_path):
     reference = tmp_path / "reference"
     assert main(_fake(vqa_data, reference, "backend.batch_size=2", "reuse_outputs=false")) == 0
