@@ -102,9 +102,53 @@ def check_group_choices(argv: list[str]) -> None:
                 raise BadInputError(unknown_name_message(f"{key} config", choice, known))
 
 
+def check_override_keys(argv: list[str]) -> None:
+    """Hydra answers a misspelled `limt=4` or `backend.batchsize=4` with seven lines suggesting
+    `+limt=4`; say in one line which key was meant. Only plain `key=value` overrides are checked
+    (a `+key` adds on purpose; other searchpaths may bring other keys)."""
+    from dataclasses import fields
+
+    import yaml
+
+    from .config import RunConfig
+    from .plugins import load_backend_class, load_task_class
+
+    if any(arg.lstrip("+~").startswith("hydra.searchpath") for arg in argv):
+        return
+    overrides = [a.partition("=")[0] for a in argv if "=" in a and not a.startswith(("+", "~", "-"))]
+    groups = {p.name for p in conf_dir().iterdir() if p.is_dir()}
+    top = {f.name for f in fields(RunConfig)} | groups | {"hydra"}
+    backend = next((a.partition("=")[2] for a in argv if a.startswith("backend=")), None)
+    for key in overrides:
+        head, _, rest = key.partition(".")
+        if head not in top:
+            raise BadInputError("config error: " + unknown_name_message("top-level key", head, top))
+        if head == "backend" and rest and "," not in (backend or ""):
+            choice = conf_dir() / "backend" / f"{backend or _default_backend()}.yaml"
+            if not choice.is_file():
+                continue
+            impl = (yaml.safe_load(choice.read_text(encoding="utf-8")) or {}).get("impl")
+            known = [f.name for f in fields(load_backend_class(str(impl)).Options)]
+            if rest.split(".")[0] not in known:
+                raise BadInputError(f"config error in backend: {unknown_name_message('key', rest, known)}")
+        if head == "task" and rest.count(".") >= 1:
+            name, _, option = rest.partition(".")
+            known = [f.name for f in fields(load_task_class(name).Options)]
+            if option.split(".")[0] not in known:
+                raise BadInputError(f"config error in task.{name}: {unknown_name_message('key', option, known)}")
+
+
+def _default_backend() -> str:
+    import yaml
+
+    defaults = yaml.safe_load((conf_dir() / "config.yaml").read_text(encoding="utf-8")).get("defaults", [])
+    return next((d["backend"] for d in defaults if isinstance(d, dict) and "backend" in d), "")
+
+
 def _run_hydra(argv: list[str]) -> int:
     try:
         check_group_choices(argv)
+        check_override_keys(argv)
     except BadInputError as exc:
         print(f"blip2-bench: error: {exc}", file=sys.stderr)
         return exc.exit_code

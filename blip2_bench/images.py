@@ -28,5 +28,5 @@ def load_rgb(source: ImageSource, sample_id: str) -> Image.Image:
         return image.convert("RGB")
     except FileNotFoundError:
         raise BadInputError(f"image not found: {where}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
         raise BadInputError(f"corrupt or unreadable image: {where}: {exc}") from None

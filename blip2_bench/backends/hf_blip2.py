@@ -121,10 +121,11 @@ class HfBlip2Backend(GenerationBackend):
 
     @torch.inference_mode()
     def generate_from_features(
-        self, features: torch.Tensor, prompts: Sequence[str], settings: GenerationSettings
+        self, features: torch.Tensor, prompts: Sequence[str], settings: GenerationSettings, ids: Sequence[str] = ()
     ) -> list[str]:
         """Generate for prompts whose images' features are rows of `features` (same order)."""
         text = self.tokenizer(list(prompts), padding=True, return_tensors="pt")
+        self._check_fits(text.attention_mask.sum(dim=1).tolist(), list(ids) or list(prompts), settings)
         n = len(prompts)
         # [query tokens][padding][prompt], as the HF processor and LAVIS lay the input out.
         image_ids = torch.full((n, self.num_query_tokens), self.image_token_id, dtype=torch.long)
@@ -138,6 +139,18 @@ class HfBlip2Backend(GenerationBackend):
         )
         # From embeddings alone, decoder-only models return new tokens only: no prompt to strip.
         return [t.strip() for t in self.tokenizer.batch_decode(output_ids, skip_special_tokens=True)]
+
+    def _check_fits(self, lengths: list[int], names: Sequence[str], settings: GenerationSettings) -> None:
+        """A decoder-only LM has a fixed number of positions: queries + prompt + new tokens must fit."""
+        limit = getattr(self.model.config.text_config, "max_position_embeddings", None)
+        if not self.stop_ids or limit is None:
+            return  # T5's relative positions have no hard limit
+        for length, name in zip(lengths, names, strict=True):
+            if self.num_query_tokens + length + settings.max_new_tokens > limit:
+                raise BadInputError(
+                    f"sample {name[:60]}: prompt of {length} tokens: with {self.num_query_tokens} queries and "
+                    f"{settings.max_new_tokens} new tokens it exceeds the model's {limit} positions"
+                )
 
     def _generation_kwargs(self, settings: GenerationSettings) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -162,7 +175,8 @@ class HfBlip2Backend(GenerationBackend):
         features = self.encode_images([images[k] for k in keys])
         row = {k: i for i, k in enumerate(keys)}
         index = torch.tensor([row[r.image.key] for r in requests], device=features.device)
-        return self.generate_from_features(features[index], [r.prompt for r in requests], settings.pop())
+        prompts, ids = [r.prompt for r in requests], [r.sample_id for r in requests]
+        return self.generate_from_features(features[index], prompts, settings.pop(), ids)
 
     # --- provenance ---------------------------------------------------------------------------
     def provenance(self) -> dict[str, Any]:

@@ -23,6 +23,8 @@ from .stage import run_journaled_stage
 
 log = logging.getLogger(__name__)
 
+MAX_PROMPT_CHARS = 2000
+
 
 @dataclass
 class PreparedGeneration:
@@ -76,6 +78,14 @@ class GenerationExecutor:
         if not samples:
             raise BadInputError(f"task {task.name}: the selected split holds no samples")
         requests = task.requests(samples, ctx.traits)
+        for r in requests:
+            # BLIP-2's inputs are short (LAVIS cuts questions at 50 words); a huge prompt is a broken
+            # file, and would exhaust memory in the tokenizer or model instead of failing clearly.
+            if len(r.prompt) > MAX_PROMPT_CHARS:
+                raise BadInputError(
+                    f"task {task.name}: sample {r.sample_id}: prompt of {len(r.prompt)} characters is longer than "
+                    f"{MAX_PROMPT_CHARS} (a corrupt question?)"
+                )
         if ctx.run.on_bad_image == "fail":
             check_images_exist(task.name, requests)
         hashes = image_content_hashes(r.image for r in requests)
