@@ -18,7 +18,7 @@ from ..data.nocaps import domains_of
 from ..errors import BadInputError
 from ..metrics.captions import DF_MODES, DOMAINS, METRIC_KEYS, evaluate_by_domain, evaluate_captions
 from ..metrics.spice import SPICE_MODES, find_java, java_version
-from ..rundir import atomic_write_json
+from ..files import atomic_write_json
 
 
 def read_predictions(path: Path) -> dict[int, str]:
