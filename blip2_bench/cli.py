@@ -193,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         from .scoring.cli import score_main
 
         return score_main(argv[1:])
+    if argv and argv[0] == "make-minibench":
+        from .minibench.cli import make_minibench_main
+
+        return make_minibench_main(argv[1:])
     if argv and argv[0] == "make-demo":
         from .demo.cli import make_demo_main
 

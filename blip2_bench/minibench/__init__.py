@@ -1,0 +1,1 @@
+"""The generated mini benchmark and the tiny BLIP-2 pairings trained on it (issue 11)."""
