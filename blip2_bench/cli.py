@@ -193,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         from .scoring.cli import score_main
 
         return score_main(argv[1:])
+    if argv and argv[0] in ("report", "check"):
+        from .report.cli import check_main, report_main
+
+        return (report_main if argv[0] == "report" else check_main)(argv[1:])
     if argv and argv[0] == "make-minibench":
         from .minibench.cli import make_minibench_main
 

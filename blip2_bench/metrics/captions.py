@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 from pycocoevalcap.bleu.bleu import Bleu
+from pycocoevalcap.bleu.bleu_scorer import BleuScorer
 from pycocoevalcap.cider.cider import Cider
 from pycocoevalcap.meteor.meteor import Meteor
 from pycocoevalcap.rouge.rouge import Rouge
@@ -60,6 +61,10 @@ class CaptionScores:
     per_image: dict[int, dict[str, float]]
     not_computed: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    stats: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Per image, the sufficient statistics of the corpus metrics ("bleu": testlen, closest reflen,
+    guess 1-4, correct 1-4; "meteor": METEOR 1.5's 23 segment statistics): a corpus score over
+    any multiset of images is a function of their sums (blip2_bench/report/caption_stats.py)."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {**self.scores, "per_image": {str(i): v for i, v in self.per_image.items()}}
@@ -111,7 +116,10 @@ _meteor: Meteor | None = None
 _meteor_guard = threading.Lock()
 
 
-def _meteor_score(gts: dict[int, list[str]], res: dict[int, list[str]]) -> tuple[float, list[float]]:
+def _meteor_score(
+    gts: dict[int, list[str]], res: dict[int, list[str]], stats_out: list[list[float]] | None = None
+) -> tuple[float, list[float]]:
+    """Meteor.compute_score (same lines sent, same order), keeping each segment's statistics."""
     global _meteor
     with _meteor_guard:
         if _meteor is None or _meteor.meteor_p.poll() is not None:
@@ -121,11 +129,42 @@ def _meteor_score(gts: dict[int, list[str]], res: dict[int, list[str]]) -> tuple
                 raise ScorerFailedError(f"cannot start METEOR: {exc}") from None
         meteor = _meteor
         try:
-            score, scores = meteor.compute_score(gts, res)
+            score, scores, stats = _meteor_compute(meteor, gts, res)
         except (OSError, ValueError) as exc:  # dead JVM: broken pipe, or an empty line read as a float
             _meteor = None
             raise ScorerFailedError(f"METEOR failed: {exc!r}{_close_meteor(meteor)}") from None
+        if stats_out is not None:
+            stats_out.extend([float(x) for x in line.split()] for line in stats)
         return float(score), [float(s) for s in scores]
+
+
+def _meteor_compute(meteor: Meteor, gts: dict[int, list[str]], res: dict[int, list[str]]) -> tuple:
+    """pycocoevalcap 1.2's Meteor.compute_score line for line, also returning the SCORE statistics."""
+    assert gts.keys() == res.keys()
+    stats = []
+    with meteor.lock:
+        for i in gts:
+            assert len(res[i]) == 1
+            stats.append(meteor._stat(res[i][0], gts[i]))
+        eval_line = "EVAL" + "".join(f" ||| {stat}" for stat in stats)
+        meteor.meteor_p.stdin.write(f"{eval_line}\n".encode())
+        meteor.meteor_p.stdin.flush()
+        scores = [float(meteor.meteor_p.stdout.readline().strip()) for _ in range(len(gts))]
+        score = float(meteor.meteor_p.stdout.readline().strip())
+    return score, scores, stats
+
+
+def bleu_stats(gts: dict[int, list[str]], res: dict[int, list[str]], ids: Sequence[int]) -> list[list[float]]:
+    """Per image: [testlen, closest reflen, guess 1-4, correct 1-4], as BleuScorer(4) with 'closest'."""
+    out = []
+    for i in ids:
+        scorer = BleuScorer(n=4)
+        scorer += (res[i][0], gts[i])
+        comps = scorer.ctest[0]
+        testlen = comps["testlen"]
+        reflen = min((abs(length - testlen), length) for length in comps["reflen"])[1]
+        out.append([float(testlen), float(reflen), *map(float, comps["guess"]), *map(float, comps["correct"])])
+    return out
 
 
 def _close_meteor(meteor: Meteor) -> str:
@@ -170,10 +209,15 @@ def score_tokenized(gts: dict[int, list[str]], res: dict[int, list[str]], ids: S
     bleu, bleu_per_image = Bleu(4).compute_score(g, r, verbose=0)
     for key, corpus, values in zip(METRIC_KEYS[:4], bleu, bleu_per_image, strict=True):
         put(key, corpus, values)
-    put("METEOR", *_meteor_score(g, r))
+    meteor_stats: list[list[float]] = []
+    put("METEOR", *_meteor_score(g, r, meteor_stats))
     put("ROUGE_L", *Rouge().compute_score(g, r))
     put("CIDEr", *Cider().compute_score(g, r))
-    return CaptionScores(scores, per_image)
+    stats = {
+        i: {"bleu": b, "meteor": m}
+        for i, b, m in zip(ids, bleu_stats(g, r, ids), meteor_stats, strict=True)
+    }
+    return CaptionScores(scores, per_image, stats=stats)
 
 
 def _prepare(
@@ -221,6 +265,9 @@ class DomainScores:
     df: str
     not_computed: dict[str, str]
     notes: list[str]
+    stats: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """CaptionScores.stats of the one pass over all images, plus "cider_entire": the image's CIDEr-D
+    in that pass (its per_image CIDEr is the per-domain pass's under df=per-domain)."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {**self.domains, "df": self.df}
@@ -259,4 +306,5 @@ def evaluate_by_domain(
                 per_image[i]["CIDEr"] = part.per_image[i]["CIDEr"]
         out[domain] = part.scores
     out["entire"] = entire.scores
-    return DomainScores(out, per_image, df, shell.not_computed, shell.notes)
+    stats = {i: {**entire.stats[i], "cider_entire": entire.per_image[i]["CIDEr"]} for i in ids}
+    return DomainScores(out, per_image, df, shell.not_computed, shell.notes, stats)

@@ -16,9 +16,9 @@ from ..data.coco_captions import read_coco_caption_file
 from ..data.json_files import read_keyed_results
 from ..data.nocaps import domains_of
 from ..errors import BadInputError
+from ..files import atomic_write_json
 from ..metrics.captions import DF_MODES, DOMAINS, METRIC_KEYS, evaluate_by_domain, evaluate_captions
 from ..metrics.spice import SPICE_MODES, find_java, java_version
-from ..files import atomic_write_json
 
 
 def read_predictions(path: Path) -> dict[int, str]:
@@ -62,10 +62,20 @@ def _with_notes(out: dict[str, Any], notes: list[str]) -> dict[str, Any]:
 
 
 def coco_caption_scores(
-    refs: Mapping[int, Sequence[str]], predictions: Mapping[int, str], spice: str, note: str | None = None
+    refs: Mapping[int, Sequence[str]],
+    predictions: Mapping[int, str],
+    spice: str,
+    note: str | None = None,
+    stats_out: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """COCOEvalCap.eval's keys and scale, plus per_image, not_computed and note."""
+    """COCOEvalCap.eval's keys and scale, plus per_image, not_computed and note.
+
+    `stats_out`, when given, receives each image's corpus-metric sufficient statistics keyed by
+    str(image_id) (for samples/<task>.jsonl: the report's bootstrap needs them; results.json does not).
+    """
     result = evaluate_captions(refs, predictions, spice=spice)
+    if stats_out is not None:
+        stats_out.update({str(i): v for i, v in result.stats.items()})
     return _with_notes(result.to_json(), [n for n in [note, *result.notes] if n])
 
 
@@ -76,9 +86,15 @@ def nocaps_scores(
     df: str,
     spice: str,
     note: str | None = None,
+    stats_out: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """{"in-domain", "near-domain", "out-domain", "entire"} -> metrics, plus df, per_image, notes."""
+    """{"in-domain", "near-domain", "out-domain", "entire"} -> metrics, plus df, per_image, notes.
+
+    `stats_out`: as coco_caption_scores (plus each image's CIDEr-D of the one pass over all images).
+    """
     result = evaluate_by_domain(refs, predictions, domains, df=df, spice=spice)
+    if stats_out is not None:
+        stats_out.update({str(i): v for i, v in result.stats.items()})
     return _with_notes(result.to_json(), [n for n in [note, *result.notes] if n])
 
 

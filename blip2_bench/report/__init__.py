@@ -1,0 +1,1 @@
+"""Comparison reports and the quality gate: read run directories, never datasets or models."""
