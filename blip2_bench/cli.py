@@ -115,7 +115,9 @@ def check_override_keys(argv: list[str]) -> None:
 
     if any(arg.lstrip("+~").startswith("hydra.searchpath") for arg in argv):
         return
-    overrides = [a.partition("=")[0] for a in argv if "=" in a and not a.startswith(("+", "~", "-"))]
+    # Group choices such as hydra/launcher=local are Hydra's (and check_group_choices') to check.
+    overrides = [k for a in argv if "=" in a and not a.startswith(("+", "~", "-")) for k in [a.partition("=")[0]]]
+    overrides = [k for k in overrides if "/" not in k]
     groups = {p.name for p in conf_dir().iterdir() if p.is_dir()}
     top = {f.name for f in fields(RunConfig)} | groups | {"hydra"}
     backend = next((a.partition("=")[2] for a in argv if a.startswith("backend=")), None)
