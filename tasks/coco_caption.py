@@ -102,8 +102,9 @@ class CocoCaptionTask(CaptionTask):
 
     def score(self, samples: Sequence[CaptionSample], predictions: Mapping[str, str]) -> TaskScores:
         refs, preds, note = self._scored(samples, predictions)
-        scores = coco_caption_scores(refs, preds, self.options.spice, note)
-        records = self._records(samples, predictions, scores["per_image"])
+        stats: dict[str, Any] = {}
+        scores = coco_caption_scores(refs, preds, self.options.spice, note, stats_out=stats)
+        records = self._records(samples, predictions, scores["per_image"], stats)
         return TaskScores(scores, records, paper_table(scores), metric_impl(scores))
 
     def exports(self, samples: Sequence[CaptionSample], predictions: Mapping[str, str]) -> dict[str, Any]:

@@ -84,8 +84,9 @@ class NocapsTask(CaptionTask):
             return TaskScores({"note": note}, records, {}, "none (no references)")
         refs, preds, note = self._scored(samples, predictions)
         domains = {s.image_id: s.domain or "" for s in samples}
-        scores = nocaps_scores(refs, preds, domains, self.options.df, self.options.spice, note)
-        records = self._records(samples, predictions, scores["per_image"])
+        stats: dict[str, Any] = {}
+        scores = nocaps_scores(refs, preds, domains, self.options.df, self.options.spice, note, stats_out=stats)
+        records = self._records(samples, predictions, scores["per_image"], stats)
         return TaskScores(scores, records, nocaps_table(scores), metric_impl(scores))
 
     def exports(self, samples: Sequence[CaptionSample], predictions: Mapping[str, str]) -> dict[str, Any]:

@@ -28,4 +28,7 @@ class ReportCallback(Callback):
         except BadInputError as exc:
             log.error("sweep report not written: %s", exc)
             return
+        except Exception:  # the sweep's runs are done and kept: a report failure must not hide them
+            log.exception("sweep report not written")
+            return
         log.info("%s\nsweep report written to %s", text, sweep_dir / "report")

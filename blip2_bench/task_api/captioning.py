@@ -96,12 +96,19 @@ class CaptionTask(GenerationTask):
 
     @staticmethod
     def _records(
-        samples: Sequence[CaptionSample], predictions: Mapping[str, str], per_image: Mapping[str, Any]
+        samples: Sequence[CaptionSample],
+        predictions: Mapping[str, str],
+        per_image: Mapping[str, Any],
+        stats: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
+        """One record per predicted image; `stats` (per-image BLEU/METEOR sufficient statistics)
+        let the comparison report bootstrap corpus metrics."""
         records = []
         for s in samples:
             if s.sample_id in predictions:
-                extra = {"domain": s.domain} if s.domain is not None else {}
+                extra: dict[str, Any] = {"domain": s.domain} if s.domain is not None else {}
+                if stats and s.sample_id in stats:
+                    extra["stats"] = stats[s.sample_id]
                 records.append({"id": s.sample_id, "image_id": s.image_id, **extra, **per_image.get(s.sample_id, {})})
         return records
 
