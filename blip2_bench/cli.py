@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .config import NON_IDENTITY_KEYS, split_run_config
 from .errors import BadInputError, BenchError
-from .paths import conf_dir
+from .paths import conf_dir, minibench_model_dir
 from .registry import unknown_name_message
 
 log = logging.getLogger("blip2_bench")
@@ -42,8 +44,25 @@ def _run_name(*, _root_: DictConfig) -> str:
     return f"{tasks}-{config_hash(resolved)[:12]}"
 
 
+SWEEP_ENV = "BLIP2_BENCH_SWEEP"
+
+
+def sweep_name(argv: list[str]) -> str:
+    """Default sweep folder: the sweep command's own overrides, readable, plus their hash. Each sweep
+    gets its own folder (its report covers its runs only); the same command finds and resumes it."""
+    items = [a for a in argv if not a.startswith(("-", "hydra.", "hydra/"))]
+    slug = re.sub(r"[^A-Za-z0-9=,._-]+", "_", "_".join(items)).strip("_")[:60] or "sweep"
+    return f"{slug}-{config_hash({'overrides': items})[:8]}"
+
+
+# Hydra re-resolves hydra.sweep.dir inside every job, where only that job's overrides are known;
+# the sweep's name therefore travels in the environment (local and Slurm workers inherit it).
+if not OmegaConf.has_resolver("blip2_sweep_name"):
+    OmegaConf.register_new_resolver("blip2_sweep_name", lambda: os.environ.get(SWEEP_ENV, "sweep"))
 if not OmegaConf.has_resolver("blip2_run_name"):
     OmegaConf.register_new_resolver("blip2_run_name", _run_name)
+if not OmegaConf.has_resolver("blip2_minibench_model"):
+    OmegaConf.register_new_resolver("blip2_minibench_model", lambda name: str(minibench_model_dir(name)))
 
 
 def identity_config(resolved: dict[str, Any]) -> dict[str, Any]:
@@ -175,8 +194,10 @@ def _run_hydra(argv: list[str]) -> int:
             if multirun:
                 raise
 
-    saved = sys.argv
+    saved, saved_sweep = sys.argv, os.environ.get(SWEEP_ENV)
     sys.argv = ["blip2-bench", *argv]
+    if {"-m", "--multirun"} & set(argv):
+        os.environ[SWEEP_ENV] = sweep_name(argv)
     try:
         _job()
     except SystemExit as exc:
@@ -186,30 +207,36 @@ def _run_hydra(argv: list[str]) -> int:
         return 2 if code == 1 else code  # a single run reaches here only on a bad override or config
     finally:
         sys.argv = saved
+        if saved_sweep is None:
+            os.environ.pop(SWEEP_ENV, None)
+        else:
+            os.environ[SWEEP_ENV] = saved_sweep
     return outcome["code"]
 
 
+# Subcommands: name -> (module, function taking the remaining argv); imported only when used, so
+# e.g. `score` starts without loading the model stack.
+SUBCOMMANDS = {
+    "default": ("default_job", "default_main"),
+    "score": ("scoring.cli", "score_main"),
+    "report": ("report.cli", "report_main"),
+    "check": ("report.cli", "check_main"),
+    "save-baseline": ("report.baseline", "save_baseline_main"),
+    "make-minibench": ("minibench.cli", "make_minibench_main"),
+    "make-demo": ("demo.cli", "make_demo_main"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    """No arguments: the embedded default benchmark; a subcommand; or a Hydra run (`run` optional)."""
+    import importlib
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "score":
-        from .scoring.cli import score_main
-
-        return score_main(argv[1:])
-    if argv and argv[0] in ("report", "check"):
-        from .report.cli import check_main, report_main
-
-        return (report_main if argv[0] == "report" else check_main)(argv[1:])
-    if argv and argv[0] == "make-minibench":
-        from .minibench.cli import make_minibench_main
-
-        return make_minibench_main(argv[1:])
-    if argv and argv[0] == "make-demo":
-        from .demo.cli import make_demo_main
-
-        return make_demo_main(argv[1:])
-    if argv and argv[0] == "run":
-        argv = argv[1:]
-    return _run_hydra(argv)
+    command = argv[0] if argv else "default"
+    if command in SUBCOMMANDS:
+        module, function = SUBCOMMANDS[command]
+        return getattr(importlib.import_module(f".{module}", __package__), function)(argv[1:])
+    return _run_hydra(argv[1:] if command == "run" else argv)
 
 
 def console_main() -> None:

@@ -25,6 +25,11 @@ def builtin_tasks_dir() -> Path:
     return _shipped("tasks")
 
 
+def minibench_model_dir(name: str) -> Path:
+    """A trained mini pairing shipped in the package (conf/backend/mini-*.yaml), from any working directory."""
+    return _PACKAGE / "minibench" / "models" / name
+
+
 def user_cache_dir() -> Path:
     """Per-user cache (file hashes, the index of journals): $BLIP2_BENCH_CACHE or ~/.cache/blip2-bench."""
     root = os.environ.get("BLIP2_BENCH_CACHE") or os.path.join(

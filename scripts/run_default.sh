@@ -1,12 +1,9 @@
 #!/usr/bin/env bash
-# The default benchmark, offline: every task on the generated mini benchmark for the shipped
-# trained pairings (mini-opt, mini-t5 generators; mini-itm retrieval). Extra args go to each run.
+# The default benchmark, offline: set up .venv, then `blip2-bench` with no arguments: every task on
+# the generated mini benchmark for the shipped trained pairings (mini-opt, mini-t5 generators;
+# mini-itm retrieval) and one comparison report. Extra args go to `blip2-bench default`
+# (--out DIR, --data DIR, Hydra overrides for every run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-data=.cache/minibench/data
-.venv/bin/blip2-bench make-minibench "$data" >/dev/null  # idempotent: same seed, same bytes
-for backend in mini-opt mini-t5; do
-  .venv/bin/blip2-bench backend=$backend data_root=$data 'task=[vqav2,coco_caption,nocaps]' "$@"
-done
-.venv/bin/blip2-bench backend=mini-itm data_root=$data 'task=[flickr30k]' "$@"
+exec .venv/bin/blip2-bench default "$@"

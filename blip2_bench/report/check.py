@@ -60,6 +60,7 @@ def parse_tolerance(specs: list[str]) -> Tolerance:
 
 @dataclass(frozen=True)
 class Verdict:
+    pairing: str
     task: str
     metric: str
     label: str
@@ -118,15 +119,50 @@ def check(
                 ci, noise, beyond = (r.value - b.ci.hi, r.value - b.ci.lo), "baseline's CI", r.value < b.ci.lo
             verdicts.append(
                 Verdict(
-                    task.task, m.key, m.label, b.value, r.value, delta, ci, noise, allowed, delta < -allowed and beyond
+                    run.pairing,
+                    task.task,
+                    m.key,
+                    m.label,
+                    b.value,
+                    r.value,
+                    delta,
+                    ci,
+                    noise,
+                    allowed,
+                    delta < -allowed and beyond,
                 )
             )
     return verdicts
 
 
+def pair_runs(baselines: list[Run], runs: list[Run]) -> list[tuple[Run, Run]]:
+    """One baseline and one run are compared whatever their pairings (a new checkpoint against the old);
+    sets of runs (e.g. results/baseline and results/default) are matched by pairing, each baseline
+    pairing needing its run."""
+    if len(baselines) == 1 and len(runs) == 1:
+        return [(baselines[0], runs[0])]
+    by_pairing: dict[str, Run] = {}
+    for group in (baselines, runs):
+        seen: dict[str, Run] = {}
+        for r in group:
+            if r.pairing in seen:
+                raise UnusableInputError(f"{r.path} and {seen[r.pairing].path}: two runs of pairing {r.pairing}")
+            seen[r.pairing] = r
+        if group is runs:
+            by_pairing = seen
+    missing = [b for b in baselines if b.pairing not in by_pairing]
+    if missing:
+        have = ", ".join(sorted(by_pairing)) or "none"
+        raise UnusableInputError(
+            "; ".join(f"no run of pairing {b.pairing} (baseline {b.path}); runs found: {have}" for b in missing)
+        )
+    return [(b, by_pairing[b.pairing]) for b in baselines]
+
+
 def verdict_table(verdicts: list[Verdict]) -> str:
     rows = [
         [
+            v.pairing,
             v.task,
             v.label,
             fmt(v.baseline, 2),
@@ -137,13 +173,14 @@ def verdict_table(verdicts: list[Verdict]) -> str:
             fmt(-v.allowed, 2),
             v.status,
         ]
-        for v in sorted(verdicts, key=lambda v: (not v.fell, v.task))
+        for v in sorted(verdicts, key=lambda v: (not v.fell, v.pairing, v.task))
     ]
-    header = ["task", "metric", "baseline", "run", "Δ", "95% CI of Δ", "noise from", "tolerance", "verdict"]
+    header = ["pairing", "task", "metric", "baseline", "run", "Δ", "95% CI of Δ", "noise from", "tolerance", "verdict"]
     return "\n".join(_table(header, rows)) + "\n"
 
 
-def load_pair(baseline: Path, run: Path) -> tuple[Run, Run]:
-    from .runs import load_run
+def load_pairs(baseline: Path, run: Path) -> list[tuple[Run, Run]]:
+    """Each side a run directory, a results.json, or a folder of run directories."""
+    from .runs import find_runs
 
-    return load_run(baseline), load_run(run)
+    return pair_runs(find_runs([baseline]), find_runs([run]))

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 
 from ..errors import BadInputError
+from ..files import atomic_write, atomic_write_text
 from .bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
-from .check import PASS, REGRESSION, UNUSABLE, check, load_pair, parse_tolerance, verdict_table
+from .check import PASS, REGRESSION, UNUSABLE, check, load_pairs, parse_tolerance, verdict_table
 from .compare import build_report
 from .html import html_page
 from .protocol import protocol_diff
@@ -23,15 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary name and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    _write_bytes(path, text.encode("utf-8"))
+    atomic_write(path, lambda f: f.write(data))
 
 
 def atomic_write_json(path: Path, value: object) -> None:
@@ -104,8 +96,13 @@ def check_main(argv: list[str]) -> int:
         description="Gate a run against a baseline run: exit 0 when every headline metric held, 1 when one fell "
         "beyond the tolerance and beyond noise, 2 on unusable input.",
     )
-    parser.add_argument("--baseline", type=Path, required=True, help="baseline run directory or its results.json")
-    parser.add_argument("--run", type=Path, required=True, help="the run directory to check")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        required=True,
+        help="baseline run directory, its results.json, or a folder of runs (matched to --run's by pairing)",
+    )
+    parser.add_argument("--run", type=Path, required=True, help="the run directory (or folder of runs) to check")
     parser.add_argument(
         "--tolerance",
         action="append",
@@ -119,8 +116,11 @@ def check_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         tolerance = parse_tolerance(args.tolerance)
-        baseline, run = load_pair(args.baseline, args.run)
-        verdicts = check(baseline, run, tolerance, args.resamples, args.seed)
+        verdicts = [
+            v
+            for baseline, run in load_pairs(args.baseline, args.run)
+            for v in check(baseline, run, tolerance, args.resamples, args.seed)
+        ]
     except BadInputError as exc:
         print(f"blip2-bench check: unusable input: {exc}", file=sys.stderr)
         return UNUSABLE
@@ -133,7 +133,7 @@ def check_main(argv: list[str]) -> int:
     if fell:
         print(
             f"REGRESSION: {len(fell)} of {len(verdicts)} metrics fell: "
-            + ", ".join(f"{v.task} {v.label}" for v in fell)
+            + ", ".join(f"{v.pairing} {v.task} {v.label}" for v in fell)
         )
         return REGRESSION
     print(f"PASS: all {len(verdicts)} metrics held (baseline {args.baseline})")

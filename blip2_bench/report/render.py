@@ -33,9 +33,14 @@ def fmt_p(p: float | None) -> str:
     return f"{p:.3f}" if p < 0.01 else f"{p:.2f}"
 
 
+def p_text(p: float | None) -> str:
+    text = fmt_p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 def cell_text(cell: Cell | None, metric: Metric, markdown: bool = True) -> str:
     if cell is None:
-        return "not run"
+        return "—"  # the pairing did not run this task (the legend says so)
     value = fmt(cell.value, metric.decimals)
     if markdown and cell.best:
         value = f"**{value}**"
@@ -53,8 +58,8 @@ def paired_text(line: PairedLine) -> str:
     lo, hi = fmt(d.lo, m.decimals, True), fmt(d.hi, m.decimals, True)
     text = f"{line.b} − {line.a} = {fmt(d.delta, m.decimals, True)} [{lo}, {hi}]"
     if d.p_adjusted is not None:
-        return text + f", p = {fmt_p(d.p_adjusted)} (Holm; unadjusted {fmt_p(d.p)})"
-    return text + f", p = {fmt_p(d.p)}"
+        return text + f", {p_text(d.p_adjusted)} (Holm; unadjusted {fmt_p(d.p)})"
+    return text + f", {p_text(d.p)}"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -74,7 +79,7 @@ def diff_markdown(diff: Sequence[DiffRow], labels: Sequence[str]) -> str:
 def legend(report: Report) -> str:
     return (
         f"Values as the BLIP-2 paper prints them (one decimal; captions x100, VQA and retrieval in %); ★ = primary "
-        f"metric; **bold** = best in its column; [lo, hi] = {round(report.level * 100)}% bootstrap CI "
+        f"metric; **bold** = best in its column; — = not run; [lo, hi] = {round(report.level * 100)}% bootstrap CI "
         f"({report.resamples} resamples, seed {report.seed}; captions: CIDEr-D document frequencies fixed at the "
         f"evaluated set's, BLEU/METEOR recomputed from per-image sufficient statistics)."
     )
@@ -125,10 +130,13 @@ def markdown(report: Report) -> str:
         )
         if missing:
             out += [f"No interval for {', '.join(missing)}.", ""]
-        rows = _published_rows(task)
-        if rows:
+        refs = [(label, ref) for label, refs in task.references.items() for ref in refs]
+        if refs and not any(ref.matched for _, ref in refs):  # nothing to put beside: say why, briefly
+            out += ["No published number to compare with:", ""]
+            out += [f"- {label} ({ref.source}): {ref.reason}" for label, ref in refs] + [""]
+        elif refs:
             out += ["Published numbers (Δ = measured − published):", ""]
-            out += _table(["pairing", "source", *(m.label for m in task.metrics)], rows) + [""]
+            out += _table(["pairing", "source", *(m.label for m in task.metrics)], _published_rows(task)) + [""]
     out += ["## Protocol diff", "", diff_markdown(report.diff, report.labels)]
     return "\n".join(out)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -60,3 +61,17 @@ def test_wheel_ships_configs_and_tasks_and_uses_them(tmp_path):
     conf, tasks = out.stdout.splitlines()
     assert conf == str(tmp_path / "site" / "blip2_bench" / "_shipped" / "conf")
     assert "'vqav2'" in tasks
+    # The embedded default runs from the wheel in any folder: the shipped pairings' weights are found
+    # inside the installed package, not relative to the working directory.
+    default = subprocess.run(
+        [sys.executable, "-m", "blip2_bench.cli", "default", "limit=4"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "site"), "HF_HUB_OFFLINE": "1"},
+        timeout=600,
+    )
+    assert default.returncode == 0, default.stderr[-3000:]
+    assert "# blip2-bench comparison" in default.stdout
+    results = json.loads((tmp_path / "results" / "default" / "mini-opt" / "results.json").read_text())
+    assert results["backend"]["model"] == str(tmp_path / "site" / "blip2_bench" / "minibench" / "models" / "mini-opt")

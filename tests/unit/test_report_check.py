@@ -101,3 +101,48 @@ def test_tolerance_specs():
     assert t.allowed("coco_caption", "CIDEr x100", 140) == 3
     with pytest.raises(UnusableInputError):
         parse_tolerance(["lots"])
+
+
+def test_folders_of_runs_are_matched_by_pairing(tmp_path, scores, capsys):
+    worse = scores.copy()
+    worse[np.flatnonzero(worse == 100)[::4]] = 0.0
+    for side, b_scores in (("base", scores), ("run", worse)):
+        vqa_run(tmp_path / side / "x", scores.copy(), backend="pairing-a", model="local/a")
+        vqa_run(tmp_path / side / "y", b_scores, backend="pairing-b", model="local/b")
+    assert _check(tmp_path / "base", tmp_path / "run") == 1
+    out = capsys.readouterr().out
+    assert "| pairing-b | vqav2 | acc |" in out and "FELL" in out and "pairing-b vqav2 acc" in out
+    assert "| pairing-a | vqav2 | acc |" in out.split("REGRESSION")[0]  # the held pairing is listed too
+    assert "pairing-a vqav2" not in out.split("REGRESSION")[1]
+
+
+def test_a_baseline_pairing_without_its_run_or_a_doubled_pairing_is_unusable(tmp_path, scores, capsys):
+    vqa_run(tmp_path / "base" / "x", scores, backend="pairing-a", model="local/a")
+    vqa_run(tmp_path / "base" / "y", scores, backend="pairing-b", model="local/b")
+    vqa_run(tmp_path / "run" / "x", scores, backend="pairing-a", model="local/a")
+    assert _check(tmp_path / "base", tmp_path / "run") == 2
+    assert "no run of pairing pairing-b" in capsys.readouterr().err
+    vqa_run(tmp_path / "run" / "z", scores, backend="pairing-a", model="local/a")
+    assert _check(tmp_path / "base", tmp_path / "run") == 2
+    assert "two runs of pairing pairing-a" in capsys.readouterr().err
+
+
+def test_save_baseline_keeps_what_check_needs_and_nothing_else(tmp_path, scores):
+    from blip2_bench.cli import main
+
+    for name in ("a", "b"):
+        run = vqa_run(tmp_path / "runs" / name, scores, backend=f"pairing-{name}", model=f"local/{name}")
+        (run / "journal").mkdir()
+        (run / "journal" / "vqav2.jsonl").write_text("{}\n")
+    assert main(["save-baseline", str(tmp_path / "runs"), str(tmp_path / "baseline")]) == 0
+    saved = sorted(p.relative_to(tmp_path / "baseline").as_posix() for p in (tmp_path / "baseline").rglob("*"))
+    assert saved == [
+        f"pairing-{n}{suffix}"
+        for n in ("a", "b")
+        for suffix in ("", "/COMPLETE", "/results.json", "/samples", "/samples/vqav2.jsonl")
+    ]
+    assert _check(tmp_path / "baseline", tmp_path / "runs") == 0
+    # Saving again replaces the baseline whole; an unfinished source is refused and changes nothing.
+    (tmp_path / "runs" / "b" / "COMPLETE").unlink()
+    assert main(["save-baseline", str(tmp_path / "runs"), str(tmp_path / "baseline")]) == 2
+    assert (tmp_path / "baseline" / "pairing-b" / "COMPLETE").is_file()
