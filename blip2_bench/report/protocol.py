@@ -66,6 +66,13 @@ def backend_view(run: Run) -> dict[str, dict[str, str]]:
     for key in ("dtype", "component_dtypes", "device", "device_name", "batch_size", "image_processing"):
         if key in b:
             _flatten(b[key], key, numerics)
+    # The backend's own options (e.g. a plugin's seed or quantization) that the recorded identity
+    # above does not already show.
+    options = ((run.results.get("config") or {}).get("backend")) or {}
+    shown = {key.split(".")[0] for key in (*pairing, *numerics)} | {"name"}
+    for key, value in options.items():
+        if key not in shown:
+            _flatten(value, f"backend.{key}", pairing)
     env = run.results.get("environment") or {}
     software: dict[str, str] = {}
     _flatten(env.get("versions") or {}, "", software)

@@ -51,3 +51,27 @@ def test_check_passes_the_same_run_and_diff_names_the_prompts(sweep, capsys):
     assert report_main(["--diff", str(sweep / "opt"), str(sweep / "t5")]) == 0
     diff = capsys.readouterr().out
     assert "Question: {} Answer:" in diff and "Question: {} Short answer:" in diff
+
+
+@pytest.mark.slow
+@pytest.mark.java
+def test_a_multirun_sweep_writes_its_own_report_in_its_own_folder(tmp_path, monkeypatch, capsys):
+    from blip2_bench.minibench.build import make_minibench
+
+    data = make_minibench(tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    first = ["-m", "backend=mini-opt,mini-t5", "task=[vqav2]", f"data_root={data}"]
+    assert main(first) == 0
+    assert main(["-m", "backend=mini-opt", "task=[vqav2]", f"data_root={data}", "limit=8"]) == 0
+    sweeps = sorted((tmp_path / "results" / "multirun").iterdir())
+    assert len(sweeps) == 2  # one folder per sweep, named from its overrides
+    reports = {s.name: json.loads((s / "report" / "report.json").read_text()) for s in sweeps}
+    big = next(name for name in reports if "mini-t5" in name)
+    assert "mini-opt,mini-t5" in big
+    labels = {name: sorted(p["label"] for p in report["pairings"]) for name, report in reports.items()}
+    assert labels[big] == ["mini-opt", "mini-t5"]  # only this sweep's runs
+    (small,) = set(reports) - {big}
+    assert labels[small] == ["mini-opt"]
+    assert (tmp_path / "results" / "multirun" / big / "report" / "report.html").is_file()
+    assert main(first) == 0  # the same sweep again resumes in its folder: nothing new is made
+    assert sorted((tmp_path / "results" / "multirun").iterdir()) == sweeps

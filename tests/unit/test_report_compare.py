@@ -34,6 +34,19 @@ def test_protocol_diff_names_a_changed_prompt_scorer_and_dtype(tmp_path, scores)
     assert ("vqav2", "sample_set") not in diff  # only what differs
 
 
+def test_protocol_diff_names_a_backend_plugins_own_options(tmp_path, scores):
+    def with_options(path, **options):
+        results, records = vqa_results(scores)
+        results["config"]["backend"] = {"name": "pairing-a", "model": "local/pairing-a", **options}
+        return load_run(write_run(path, results, {"vqav2": records}))
+
+    a = with_options(tmp_path / "a", seed=0, quantize="none")
+    b = with_options(tmp_path / "b", seed=1, quantize="none")
+    diff = {(row.section, row.key): row.values for row in protocol_diff([a, b])}
+    assert diff[("pairing", "backend.seed")] == ("0", "1")
+    assert ("pairing", "backend.quantize") not in diff and ("pairing", "backend.model") not in diff
+
+
 def test_diff_command_prints_only_the_diff(tmp_path, scores, capsys):
     a = vqa_run(tmp_path / "a", scores)
     b = vqa_run(tmp_path / "b", scores, scorer="lavis")
