@@ -104,6 +104,7 @@ class HfBlip2Backend(GenerationBackend):
         self.image_token_id = int(model.config.image_token_id)
         # LAVIS's blip2_opt stops at the newline token (it is passed as eos_token_id).
         self.stop_ids = self._stop_ids() if is_decoder_only else None
+        self._alone: tuple[str, torch.Tensor] | None = None  # the last batch's image when it was alone
 
     def _stop_ids(self) -> list[int]:
         newline = self.tokenizer("\n", add_special_tokens=False).input_ids
@@ -172,7 +173,13 @@ class HfBlip2Backend(GenerationBackend):
         if len(settings) != 1:
             raise ValueError("a batch must share one set of generation settings")
         keys = list(dict.fromkeys(r.image.key for r in requests))
-        features = self.encode_images([images[k] for k in keys])
+        if len(keys) == 1 and self._alone is not None and self._alone[0] == keys[0]:
+            features = self._alone[1]  # the plan's next batch of one big image: encoded once, alone
+        else:
+            features = self.encode_images([images[k] for k in keys])
+        # An image alone in its batch was encoded alone, so reusing its features in the next batch
+        # gives the same bits as re-encoding it (a resumed run re-encodes it alone too).
+        self._alone = (keys[0], features) if len(keys) == 1 else None
         row = {k: i for i, k in enumerate(keys)}
         index = torch.tensor([row[r.image.key] for r in requests], device=features.device)
         prompts, ids = [r.prompt for r in requests], [r.sample_id for r in requests]

@@ -15,15 +15,30 @@ from ..types import GenerationRequest
 
 
 def plan_batches(requests: Sequence[GenerationRequest], batch_size: int) -> list[list[int]]:
-    """Indices of requests per batch: grouped by image (first-appearance order), then cut.
+    """Indices of requests per batch: whole images (first-appearance order) packed into batches.
 
-    Grouping puts an image's questions in the same batch so it is encoded once.
+    An image's questions never straddle a batch boundary, so every image is decoded and encoded
+    once: a batch takes the next image's questions only if they all fit, else it closes (batches
+    may be a little short). An image with more questions than `batch_size` gets batches of its
+    own, so a backend can encode it once, alone, and reuse the features across those batches with
+    bit-identical results whether or not the run was resumed in between.
     """
     by_image: dict[str, list[int]] = {}
     for i, request in enumerate(requests):
         by_image.setdefault(request.image.key, []).append(i)
-    order = [i for indices in by_image.values() for i in indices]
-    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for indices in by_image.values():
+        if len(current) + len(indices) > batch_size and current:
+            batches.append(current)
+            current = []
+        if len(indices) > batch_size:
+            batches += [indices[start : start + batch_size] for start in range(0, len(indices), batch_size)]
+            continue
+        current += indices
+    if current:
+        batches.append(current)
+    return batches
 
 
 def chunks(n: int, size: int) -> list[range]:

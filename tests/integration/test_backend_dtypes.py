@@ -66,6 +66,26 @@ def test_each_image_is_encoded_once_and_results_match_per_request_generation(tin
         )
 
 
+@pytest.mark.parametrize("family", ["opt", "t5"])
+def test_an_image_spanning_batches_is_encoded_once_with_the_answers_of_a_fresh_backend(tiny_models, family):
+    """The plan gives an image with more questions than a batch batches of its own; the backend
+    reuses its features across them, and a fresh backend per batch (a resumed run) answers the same."""
+    from blip2_bench.runner.plan import plan_batches
+
+    requests, images = _requests(3, 5)
+    requests = requests[:5] + requests[5:7] + requests[10:15]  # i0: 5 questions, i1: 2, i2: 5
+    plan = plan_batches(requests, 2)
+    assert [sorted({requests[i].image.key for i in b}) for b in plan] == [["i0"]] * 3 + [["i1"]] + [["i2"]] * 3
+    backend = _backend(tiny_models[family], family, "float32")
+    encoded: list[int] = []
+    real = backend.encode_images
+    backend.encode_images = lambda imgs: encoded.append(len(imgs)) or real(imgs)  # type: ignore[method-assign]
+    reused = [backend.generate([requests[i] for i in b], images) for b in plan]
+    assert encoded == [1, 1, 1]  # one encoding per image, not one per batch
+    fresh = [_backend(tiny_models[family], family, "float32").generate([requests[i] for i in b], images) for b in plan]
+    assert reused == fresh
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("family", ["opt", "t5"])
 def test_on_cuda_the_paper_precision_runs_and_answers_like_fp32(tiny_models, family):

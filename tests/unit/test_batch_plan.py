@@ -18,10 +18,42 @@ def test_questions_of_one_image_are_adjacent_and_every_request_is_planned_once()
     assert sorted(i for b in plan for i in b) == list(range(5))
 
 
-def test_plan_is_first_appearance_order_of_images_then_cut():
+def test_plan_packs_whole_images_in_first_appearance_order():
     reqs = [_req(str(i), f"img{i % 3}") for i in range(10)]
     assert plan_batches(reqs, 100) == [[0, 3, 6, 9, 1, 4, 7, 2, 5, 8]]
-    assert plan_batches(reqs, 4) == [[0, 3, 6, 9], [1, 4, 7, 2], [5, 8]]
+    assert plan_batches(reqs, 4) == [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]  # img2 never split across batches
+    assert plan_batches(reqs, 7) == [[0, 3, 6, 9, 1, 4, 7], [2, 5, 8]]
+
+
+def test_an_image_with_more_questions_than_a_batch_gets_batches_of_its_own():
+    reqs = [_req("a", "small"), *(_req(f"b{i}", "big") for i in range(5)), _req("c", "small2")]
+    plan = plan_batches(reqs, 2)
+    assert plan == [[0], [1, 2], [3, 4], [5], [6]]
+    for batch in plan:  # every batch holds one image, or whole images only
+        images = {reqs[i].image.key for i in batch}
+        assert len(images) == 1 or all(
+            sum(r.image.key == k for r in reqs) == sum(reqs[i].image.key == k for i in batch) for k in images
+        )
+
+
+def test_whole_images_never_straddle_a_boundary_on_vqa_shaped_plans():
+    import random
+
+    rng = random.Random(0)
+    reqs = [_req(f"{n}-{q}", f"img{n}") for n in range(200) for q in range(rng.randint(1, 9))]
+    rng.shuffle(reqs)
+    for size in (1, 3, 4, 8, 16, 64):
+        plan = plan_batches(reqs, size)
+        assert sorted(i for b in plan for i in b) == list(range(len(reqs)))
+        assert all(0 < len(b) <= size for b in plan)
+        where: dict[str, set[int]] = {}
+        for k, batch in enumerate(plan):
+            for i in batch:
+                where.setdefault(reqs[i].image.key, set()).add(k)
+        for key, batches in where.items():
+            if len(batches) > 1:  # split only when it cannot fit, and then alone in those batches
+                assert sum(r.image.key == key for r in reqs) > size
+                assert all({reqs[i].image.key for i in plan[k]} == {key} for k in batches)
 
 
 def test_ranks_share_the_one_plan_without_overlap():
