@@ -224,6 +224,7 @@ SUBCOMMANDS = {
     "save-baseline": ("report.baseline", "save_baseline_main"),
     "make-minibench": ("minibench.cli", "make_minibench_main"),
     "make-demo": ("demo.cli", "make_demo_main"),
+    "bench": ("bench.cli", "bench_main"),
 }
 
 

@@ -1,0 +1,36 @@
+"""`blip2-bench bench` in its CI-sized form: every path runs, answers are compared, figures are
+written. No timing is asserted (figures only)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from blip2_bench.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("arch", ["tiny-opt", "tiny-t5"])
+def test_bench_runs_the_harness_and_both_baselines_and_writes_the_figures(arch, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    args = ["bench", "--arch", arch, "--images", "3", "--per-image", "3", "--batch-size", "4", "--repeats", "1"]
+    assert main([*args, "--new-tokens", "3", "--beams", "2", "--work", str(tmp_path / "w"), "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["workload"]["questions"] == 9 and figures["workload"]["arch"] == arch
+    assert set(figures["paths"]) == {"harness", "naive", "reencode"}
+    harness = figures["paths"]["harness"]
+    assert set(harness["stages_s"]) == {
+        "load + decode images",
+        "image processing + vision + Q-Former",
+        "tokenize + LLM generation + detokenize",
+    }
+    assert harness["harness_overhead"] is not None and harness["projected_vqav2_val_min"] > 0
+    for baseline in ("naive", "reencode"):
+        # The harness (features reused, batches by image) answers exactly as plain transformers does.
+        assert figures["paths"][baseline]["answers_agree_with_harness"] == 1.0
+        assert figures["paths"][baseline]["harness_speedup"] > 0
+    assert figures["mfu"] is None  # CPU: no MFU
+    printed = capsys.readouterr().out
+    assert "| harness |" in printed and "Harness overhead" in printed and "Projected full VQAv2 val" in printed
