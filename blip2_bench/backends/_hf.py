@@ -13,13 +13,14 @@ import torch
 from PIL import Image
 
 from ..backend_api import BackendOptions
-from ..errors import BadInputError
+from ..errors import BadInputError, BenchError
 from ..provenance import weights_identity
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 DTYPE_CHOICES = ("auto", *DTYPES)
 # opt: decoder-only LLM; t5: encoder-decoder LLM; itm: retrieval model (no LLM).
 FAMILIES = ("opt", "t5", "itm")
+QUANTIZATION = ("none", "8bit", "4bit")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -42,6 +43,8 @@ class HfBlip2Options(BackendOptions):
     """auto (CUDA when available), cpu, cuda, cuda:N or mps."""
     allow_partial_weights: bool = False
     """Load a checkpoint that lacks weights the model needs (they are random-initialised)."""
+    quantization: str = "none"
+    """none, 8bit or 4bit: low-memory loading through bitsandbytes (CUDA only), e.g. for 24 GB cards."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -54,6 +57,8 @@ class HfBlip2Options(BackendOptions):
                 "backend.dtype=float16 is refused for Flan-T5 (it overflows to NaN and garbage); "
                 "use bfloat16 or float32"
             )
+        if self.quantization not in QUANTIZATION:
+            raise BadInputError(f"backend.quantization must be one of {QUANTIZATION}, got {self.quantization!r}")
         if not _DEVICE.match(self.device):
             raise BadInputError(f"backend.device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
         if self.image_size < 1:
@@ -142,6 +147,44 @@ def check_device(options: HfBlip2Options) -> None:
             raise BadInputError(f"backend.device={device} but only {torch.cuda.device_count()} CUDA devices exist")
     if device == "mps" and not torch.backends.mps.is_available():
         raise BadInputError("backend.device=mps but MPS is not available on this machine")
+    if options.quantization != "none":
+        import importlib.util
+
+        where = resolve_device(device)
+        if where.type != "cuda":
+            raise BadInputError(
+                f"backend.quantization={options.quantization} needs a CUDA device (bitsandbytes); "
+                f"this run's device is {where} (use backend.quantization=none)"
+            )
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise BadInputError(
+                f"backend.quantization={options.quantization} needs bitsandbytes: pip install bitsandbytes"
+            )
+
+
+def check_quantized_answers(options: HfBlip2Options, outputs: list[str]) -> None:
+    """8-bit/4-bit BLIP-2 is known to return empty strings for every question (bitsandbytes with
+    some GPUs and versions): fail the batch instead of scoring a silent zero."""
+    if options.quantization != "none" and outputs and not any(o.strip() for o in outputs):
+        raise BenchError(
+            f"backend {options.name}: the {options.quantization}-quantized model returned an empty answer for all "
+            f"{len(outputs)} requests of a batch (a known bitsandbytes failure); not scoring empty answers as "
+            "wrong: run with backend.quantization=none (or another bitsandbytes version)"
+        )
+
+
+def quantization_kwargs(options: HfBlip2Options, dtype: torch.dtype) -> dict[str, Any]:
+    """from_pretrained arguments for backend.quantization (none: nothing)."""
+    if options.quantization == "none":
+        return {}
+    from transformers import BitsAndBytesConfig
+
+    if options.quantization == "8bit":
+        config = BitsAndBytesConfig(load_in_8bit=True)
+    else:
+        config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=dtype)
+    # Quantized weights are placed while loading; they cannot be moved with .to() afterwards.
+    return {"quantization_config": config, "device_map": {"": resolve_device(options.device).index or 0}}
 
 
 def hf_identity(options: HfBlip2Options, dtype: torch.dtype) -> dict[str, Any]:
@@ -154,6 +197,7 @@ def hf_identity(options: HfBlip2Options, dtype: torch.dtype) -> dict[str, Any]:
         "image_size": options.image_size,
         "family": options.family,
         "torchvision": torchvision_version(),
+        **({"quantization": options.quantization} if options.quantization != "none" else {}),
     }
 
 

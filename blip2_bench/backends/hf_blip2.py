@@ -20,11 +20,13 @@ from ._hf import (
     check_checkpoint,
     check_device,
     check_loading_info,
+    check_quantized_answers,
     device_name,
     hf_identity,
     image_processing_record,
     lavis_image_processor,
     local_checkpoint_config,
+    quantization_kwargs,
     resolve_device,
 )
 
@@ -81,8 +83,9 @@ class HfBlip2Backend(GenerationBackend):
             check_checkpoint(config, hf_config.to_dict(), ARCHITECTURE, "a BLIP-2 generation model")
             self.processor = Blip2Processor.from_pretrained(config.model, **kwargs)
             self.processor.image_processor = lavis_image_processor(config.model, config.image_size, **kwargs)
+            quantized = quantization_kwargs(config, self.dtype)
             model, info = Blip2ForConditionalGeneration.from_pretrained(
-                config.model, dtype=self.dtype, output_loading_info=True, **kwargs
+                config.model, dtype=self.dtype, output_loading_info=True, **kwargs, **quantized
             )
         except (OSError, ValueError) as exc:  # missing, offline, or not a valid repo id
             raise BadInputError(
@@ -90,7 +93,7 @@ class HfBlip2Backend(GenerationBackend):
                 "(offline? pre-download them or give a local folder as backend.model)"
             ) from None
         check_loading_info(config, Blip2ForConditionalGeneration, info)
-        self.model = model.to(self.device).eval()
+        self.model = (model if config.quantization != "none" else model.to(self.device)).eval()
         is_decoder_only = bool(model.config.use_decoder_only_language_model)
         if is_decoder_only != (config.family == "opt"):
             raise BadInputError(
@@ -183,7 +186,9 @@ class HfBlip2Backend(GenerationBackend):
         row = {k: i for i, k in enumerate(keys)}
         index = torch.tensor([row[r.image.key] for r in requests], device=features.device)
         prompts, ids = [r.prompt for r in requests], [r.sample_id for r in requests]
-        return self.generate_from_features(features[index], prompts, settings.pop(), ids)
+        outputs = self.generate_from_features(features[index], prompts, settings.pop(), ids)
+        check_quantized_answers(self.config, outputs)
+        return outputs
 
     # --- provenance ---------------------------------------------------------------------------
     def provenance(self) -> dict[str, Any]:
@@ -207,6 +212,7 @@ class HfBlip2Backend(GenerationBackend):
             "batch_size": self.config.batch_size,
             "num_query_tokens": self.num_query_tokens,
             "stop": "newline token (as LAVIS blip2_opt)" if self.stop_ids else "eos",
+            "quantization": self.config.quantization,
             "image_processing": image_processing_record(ip),
         }
 

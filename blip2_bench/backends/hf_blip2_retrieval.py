@@ -84,6 +84,8 @@ class HfBlip2RetrievalBackend(RetrievalBackend):
     def preflight(options: HfBlip2Options) -> None:
         """Before any task work: the device exists; a local folder holds a retrieval checkpoint
         trained at backend.image_size (a hub id is checked from its config before weights load)."""
+        if options.quantization != "none":  # the retrieval model is small; LAVIS keeps its heads in fp32
+            raise BadInputError(f"backend {options.name}: backend.quantization is for generation backends only")
         check_device(options)
         config = local_checkpoint_config(options)
         if config is not None:

@@ -151,6 +151,9 @@ class GenerationExecutor:
     ) -> TaskOutcome:
         task = p.task
         raw = {sid: e["raw"] for sid, e in journal.items() if "raw" in e}
+        empty = sum(not text.strip() for text in raw.values())
+        if empty:  # scored as wrong answers: say how many, so a broken model is not a silent low score
+            log.warning("%s: %d of %d outputs are empty (scored as they are)", task.name, empty, len(raw))
         predictions = {sid: task.parse(text) for sid, text in raw.items()}
         scored = task.score(p.samples, predictions)
         prompts = {r.sample_id: r.prompt for r in p.requests}
@@ -176,5 +179,9 @@ class GenerationExecutor:
             len(predictions),
             computed,
             skipped,
-            extra={"oom_split_samples": len(split), "files": [f"exports/{name}" for name in exports]},
+            extra={
+                "oom_split_samples": len(split),
+                "empty_outputs": empty,
+                "files": [f"exports/{name}" for name in exports],
+            },
         )

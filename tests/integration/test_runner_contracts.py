@@ -196,3 +196,17 @@ def test_fake_retrieval_runs_the_three_stages(flickr_data, tmp_path):
     assert info["n_images"] == 8 and 0 <= info["scores"]["r_mean"] <= 100
     assert (tmp_path / "r" / "journal" / "flickr30k.itm.jsonl").is_file()
     assert torch.load  # torch is importable beside the fake backend (no weights needed)
+
+
+def test_empty_outputs_are_counted_in_the_results(vqa_data, tmp_path, monkeypatch):
+    from blip2_bench.backends.fake import FakeBackend
+
+    real = FakeBackend.generate
+
+    def some_empty(self, requests, images):
+        return ["" if i % 3 == 0 else text for i, text in enumerate(real(self, requests, images))]
+
+    monkeypatch.setattr(FakeBackend, "generate", some_empty)
+    assert main(_fake(vqa_data, tmp_path / "run", "backend.batch_size=3", "reuse_outputs=false")) == 0
+    samples = read_jsonl(tmp_path / "run" / "samples" / "vqav2.jsonl")
+    assert _vqa(tmp_path / "run")["empty_outputs"] == sum(s["raw_output"] == "" for s in samples) > 0
