@@ -15,7 +15,7 @@ S = TypeVar("S")
 
 BAD_IMAGE_POLICIES = ("fail", "skip")
 # Keys that change how a run proceeds but not its results: left out of the run's identity.
-NON_IDENTITY_KEYS = ("fresh", "reuse_outputs", "dist_timeout_minutes")
+NON_IDENTITY_KEYS = ("fresh", "reuse_outputs", "dist_timeout_minutes", "image_workers")
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,14 @@ class RunConfig:
     """Import outputs with the same key from other run directories' journals instead of recomputing."""
     dist_timeout_minutes: float = 360.0
     """How long data-parallel ranks wait for each other (a slow shard must not time out)."""
+    image_workers: int = 4
+    """Threads decoding the next batches' images while the model runs (0: decode in the loop)."""
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
             raise BadInputError(f"limit must be >= 1, got {self.limit}")
+        if self.image_workers < 0:
+            raise BadInputError(f"image_workers must be >= 0, got {self.image_workers}")
         if self.on_bad_image not in BAD_IMAGE_POLICIES:
             raise BadInputError(f"on_bad_image must be one of {BAD_IMAGE_POLICIES}, got {self.on_bad_image!r}")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from ..types import GenerationRequest
 from .context import RunContext
 from .outcome import TaskOutcome
 from .plan import generation_batch_key, plan_batches
+from .prefetch import ImagePrefetcher
 from .stage import run_journaled_stage
 
 log = logging.getLogger(__name__)
@@ -103,15 +105,26 @@ class GenerationExecutor:
             members = [p.requests[i].sample_id for i in p.batches[k]]
             return all(isinstance(got.get(sid, {}).get("raw"), str) for sid in members)
 
-        stage = run_journaled_stage(
-            ctx,
-            p.task.name,
-            ctx.stage_key(p.task.name, "generate"),
-            p.batch_keys,
-            lambda k: self._run_batch([p.requests[i] for i in p.batches[k]], ctx),
-            is_done,
-            p.task.name,
-        )
+        batches = [[p.requests[i] for i in batch] for batch in p.batches]
+        prefetcher: list[ImagePrefetcher] = []
+
+        def start_prefetch(todo: list[int]) -> None:
+            prefetcher.append(ImagePrefetcher(batches, todo, ctx.run.image_workers))
+
+        try:
+            stage = run_journaled_stage(
+                ctx,
+                p.task.name,
+                ctx.stage_key(p.task.name, "generate"),
+                p.batch_keys,
+                lambda k: self._run_batch(batches[k], ctx, prefetcher[0].images(k) if prefetcher else {}),
+                is_done,
+                p.task.name,
+                on_todo=start_prefetch,
+            )
+        finally:
+            for pool in prefetcher:
+                pool.close()
         if not ctx.dist.is_main:
             return None
         outputs: dict[str, dict[str, Any]] = {}
@@ -124,14 +137,18 @@ class GenerationExecutor:
             raise BenchError(f"{p.task.name}: {len(missing)} samples have no output after the run (e.g. {missing[0]})")
         return self._score(p, outputs, ctx, stage.computed)
 
-    def _run_batch(self, requests: list[GenerationRequest], ctx: RunContext) -> list[dict[str, Any]]:
+    def _run_batch(
+        self, requests: list[GenerationRequest], ctx: RunContext, decoding: dict[str, Future[Image.Image]] | None = None
+    ) -> list[dict[str, Any]]:
         images: dict[str, Image.Image] = {}
         skipped: list[dict[str, Any]] = []
         runnable: list[GenerationRequest] = []
+        decoding = decoding or {}
         for r in requests:
             if r.image.key not in images:
                 try:
-                    images[r.image.key] = load_rgb(r.image, r.sample_id)
+                    pending = decoding.get(r.image.key)
+                    images[r.image.key] = pending.result() if pending is not None else load_rgb(r.image, r.sample_id)
                 except BadInputError as exc:
                     if ctx.run.on_bad_image == "fail":
                         raise

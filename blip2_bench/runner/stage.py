@@ -52,12 +52,14 @@ def run_journaled_stage(
     is_done: Callable[[int, dict[str, Any]], bool],
     desc: str,
     owners: Sequence[int] | None = None,
+    on_todo: Callable[[list[int]], None] | None = None,
 ) -> StageResult:
     """Run the batches of a plan that no journal holds yet; every rank calls this.
 
     `batch_keys[k]` identifies batch k's content; `compute(k)` returns its outputs; `is_done(k,
     entry)` says whether a journaled entry fully answers batch k (else it is recomputed).
     `owners[k]` is the rank that runs batch k (default: every world-th batch, `my_share`).
+    `on_todo(todo)` learns which batches this rank will compute, in order (e.g. to prefetch).
     """
     journal = Journal(ctx.run_dir.path, stage)
     imported = 0
@@ -80,6 +82,8 @@ def run_journaled_stage(
     if len(todo) < len(mine):
         log.info("%s: %d of %d batches already done", stage, len(mine) - len(todo), len(mine))
     computed = [0]
+    if on_todo is not None:
+        on_todo(todo)
 
     def run_batch(k: int) -> None:
         outputs = compute(k)

@@ -210,3 +210,12 @@ def test_empty_outputs_are_counted_in_the_results(vqa_data, tmp_path, monkeypatc
     assert main(_fake(vqa_data, tmp_path / "run", "backend.batch_size=3", "reuse_outputs=false")) == 0
     samples = read_jsonl(tmp_path / "run" / "samples" / "vqav2.jsonl")
     assert _vqa(tmp_path / "run")["empty_outputs"] == sum(s["raw_output"] == "" for s in samples) > 0
+
+
+def test_prefetching_images_changes_no_output(vqa_data, tmp_path):
+    for workers in (0, 3):
+        args = _fake(vqa_data, tmp_path / f"w{workers}", "backend.batch_size=2", "reuse_outputs=false")
+        assert main([*args, f"image_workers={workers}"]) == 0
+    assert read_jsonl(tmp_path / "w0" / "samples" / "vqav2.jsonl") == read_jsonl(
+        tmp_path / "w3" / "samples" / "vqav2.jsonl"
+    )

@@ -1,0 +1,58 @@
+"""Decode the images of upcoming batches in worker threads while the model runs the current one.
+
+PIL releases the GIL while it decodes, so threads overlap decoding with model compute. Decoding
+is deterministic, so outputs are the same bits as decoding in the loop; a bad image raises its
+error when its batch is reached, exactly as it would have without prefetching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from PIL import Image
+
+from ..images import load_rgb
+from ..types import GenerationRequest
+
+
+class ImagePrefetcher:
+    """Batches are read in the order given; at most `ahead` batches are decoded in advance."""
+
+    def __init__(
+        self, batches: Sequence[Sequence[GenerationRequest]], order: Sequence[int], workers: int, ahead: int = 2
+    ) -> None:
+        self._batches, self._order, self._ahead = batches, list(order), max(1, ahead)
+        self._position = {k: i for i, k in enumerate(self._order)}
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") if workers > 0 else None
+        self._futures: dict[int, dict[str, Future[Image.Image]]] = {}
+        self._next = 0  # position in `order` of the next batch to schedule
+
+    def _schedule_until(self, position: int) -> None:
+        assert self._pool is not None
+        while self._next < len(self._order) and self._next <= position + self._ahead:
+            k = self._order[self._next]
+            futures: dict[str, Future[Image.Image]] = {}
+            for r in self._batches[k]:
+                if r.image.key not in futures:
+                    futures[r.image.key] = self._pool.submit(load_rgb, r.image, r.sample_id)
+            self._futures[k] = futures
+            self._next += 1
+
+    def images(self, k: int) -> dict[str, Future[Image.Image]]:
+        """Batch k's decodes by image key (empty: decode in the loop), scheduling the next batches."""
+        if self._pool is None or k not in self._position:
+            return {}
+        self._schedule_until(self._position[k])
+        return dict(self._futures.pop(k, {}))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> ImagePrefetcher:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

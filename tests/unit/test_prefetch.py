@@ -1,0 +1,49 @@
+"""The image prefetcher: decodes ahead in order, bounded, and a bad image fails at its own batch."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from blip2_bench.errors import BadInputError
+from blip2_bench.runner.prefetch import ImagePrefetcher
+from blip2_bench.types import GenerationRequest, GenerationSettings, ImageSource
+
+S = GenerationSettings(1, 2, 1)
+
+
+def _batches(tmp_path, n: int, broken: int | None = None) -> list[list[GenerationRequest]]:
+    batches = []
+    for k in range(n):
+        path = tmp_path / f"{k}.jpg"
+        if k == broken:
+            path.write_bytes(b"not a jpeg")
+        else:
+            Image.new("RGB", (8, 8), (k * 20, 0, 0)).save(path)
+        source = ImageSource(f"img{k}", path=str(path))
+        batches.append([GenerationRequest(f"{k}-a", source, "p", S), GenerationRequest(f"{k}-b", source, "p", S)])
+    return batches
+
+
+def test_decodes_each_image_once_in_the_given_order_and_only_a_few_batches_ahead(tmp_path):
+    batches = _batches(tmp_path, 6)
+    with ImagePrefetcher(batches, [4, 1, 2, 5], workers=2, ahead=1) as pre:
+        first = pre.images(4)
+        assert set(first) == {"img4"} and abs(first["img4"].result().getpixel((0, 0))[0] - 80) <= 3
+        assert set(pre._futures) == {1}  # batch 1 (next in order) is decoding; nothing further
+        assert set(pre.images(1)) == {"img1"}
+        assert pre.images(0) == {}  # not planned for this rank: the loop decodes it
+
+
+def test_a_bad_image_raises_its_own_error_when_its_batch_is_reached(tmp_path):
+    batches = _batches(tmp_path, 3, broken=1)
+    with ImagePrefetcher(batches, [0, 1, 2], workers=2) as pre:
+        assert pre.images(0)["img0"].result().size == (8, 8)
+        with pytest.raises(BadInputError, match="1.jpg"):
+            pre.images(1)["img1"].result()
+        assert pre.images(2)["img2"].result().size == (8, 8)
+
+
+def test_no_workers_means_decoding_in_the_loop(tmp_path):
+    with ImagePrefetcher(_batches(tmp_path, 2), [0, 1], workers=0) as pre:
+        assert pre.images(0) == {}
