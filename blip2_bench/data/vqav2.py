@@ -9,7 +9,9 @@ from typing import Any
 
 from ..errors import BadInputError
 from ..types import ImageSource
-from .json_files import read_json, require_keys, require_list, require_type
+from .vqav2_official import IMAGE_FOLDERS, Annotation, read_official
+
+__all__ = ["IMAGE_FOLDERS", "VqaSample", "coco_image_path", "load_hf", "load_official"]
 
 
 @dataclass(frozen=True)
@@ -29,10 +31,6 @@ class VqaSample:
         return str(self.question_id)
 
 
-# data_subtype in the questions file -> the COCO image folder its images live in.
-IMAGE_FOLDERS = {"val2014": "val2014", "train2014": "train2014", "test-dev2015": "test2015", "test2015": "test2015"}
-
-
 def coco_image_path(image_dir: Path, folder: str, image_id: int) -> Path:
     return image_dir / f"COCO_{folder}_{image_id:012d}.jpg"
 
@@ -41,70 +39,21 @@ def load_official(
     questions_file: Path, annotations_file: Path | None, image_dir: Path, limit: int | None = None
 ) -> list[VqaSample]:
     """Questions (and annotations, where the split has them) in the official v2 format."""
-    qdoc = require_keys(read_json(questions_file, "VQAv2 questions file"), ["questions"], questions_file, "top level")
-    subtype = qdoc.get("data_subtype", "val2014")
-    folder = IMAGE_FOLDERS.get(subtype)
-    if folder is None:
-        raise BadInputError(f"{questions_file}: unknown data_subtype {subtype!r} (known: {', '.join(IMAGE_FOLDERS)})")
-    questions = require_list(qdoc["questions"], questions_file, "'questions'")
-    if not questions:
-        raise BadInputError(f"{questions_file}: 'questions' is empty")
-    annotations = _annotations_by_id(annotations_file) if annotations_file is not None else None
-
+    data = read_official(questions_file, annotations_file, limit)
+    folder = IMAGE_FOLDERS[data.subtype]
     samples: list[VqaSample] = []
-    seen: set[int] = set()
-    for i, q in enumerate(questions[:limit] if limit else questions):
-        where = f"questions[{i}]"
-        require_keys(q, ["image_id", "question", "question_id"], questions_file, where)
-        qid = require_type(q["question_id"], int, questions_file, f"{where}.question_id")
-        image_id = require_type(q["image_id"], int, questions_file, f"{where}.image_id")
-        text = require_type(q["question"], str, questions_file, f"{where}.question")
-        if qid in seen:
-            raise BadInputError(f"{questions_file}: {where}: duplicate question_id {qid}")
-        seen.add(qid)
-        ann: Mapping[str, Any] | None = None
-        if annotations is not None:
-            ann = annotations.get(qid)
-            if ann is None:
-                raise BadInputError(
-                    f"{annotations_file}: no annotation for question_id {qid} ({questions_file} {where})"
-                )
+    for qid, image_id, text in data.questions:
         path = coco_image_path(image_dir, folder, image_id)
+        ann = data.annotations[qid] if data.annotations is not None else None
         samples.append(_sample(qid, image_id, text, ImageSource(f"coco:{image_id}", path=str(path)), ann))
     return samples
 
 
-def _annotations_by_id(path: Path) -> dict[int, Mapping[str, Any]]:
-    doc = require_keys(read_json(path, "VQAv2 annotations file"), ["annotations"], path, "top level")
-    by_id: dict[int, Mapping[str, Any]] = {}
-    for i, ann in enumerate(require_list(doc["annotations"], path, "'annotations'")):
-        where = f"annotations[{i}]"
-        require_keys(ann, ["question_id", "answers", "answer_type", "question_type"], path, where)
-        qid = require_type(ann["question_id"], int, path, f"{where}.question_id")
-        if qid in by_id:
-            raise BadInputError(f"{path}: {where}: duplicate question_id {qid}")
-        answers = require_list(ann["answers"], path, f"{where}.answers")
-        if not answers:
-            raise BadInputError(f"{path}: {where}: no human answers")
-        for j, a in enumerate(answers):
-            require_keys(a, ["answer"], path, f"{where}.answers[{j}]")
-            require_type(a["answer"], str, path, f"{where}.answers[{j}].answer")
-        by_id[qid] = ann
-    return by_id
-
-
-def _sample(qid: int, image_id: int, question: str, image: ImageSource, ann: Mapping[str, Any] | None) -> VqaSample:
+def _sample(qid: int, image_id: int, question: str, image: ImageSource, ann: Annotation | None) -> VqaSample:
     if ann is None:
         return VqaSample(qid, image_id, question, image, None)
-    return VqaSample(
-        qid,
-        image_id,
-        question,
-        image,
-        tuple(a["answer"] for a in ann["answers"]),
-        str(ann["answer_type"]),
-        str(ann["question_type"]),
-    )
+    answers, answer_type, question_type = ann
+    return VqaSample(qid, image_id, question, image, answers, answer_type, question_type)
 
 
 def load_hf(source: str, split: str, limit: int | None = None) -> list[VqaSample]:
@@ -133,9 +82,13 @@ def load_hf(source: str, split: str, limit: int | None = None) -> list[VqaSample
         image = ImageSource(f"coco:{image_id}", data=row["image"]["bytes"], path=None)
         if image.data is None:
             image = ImageSource(f"coco:{image_id}", path=row["image"]["path"])
-        ann = row if has_answers and row["answers"] else None
+        ann = _hf_annotation(row) if has_answers and row["answers"] else None
         samples.append(_sample(qid, image_id, row["question"], image, ann))
     return samples
+
+
+def _hf_annotation(row: Mapping[str, Any]) -> Annotation:
+    return tuple(a["answer"] for a in row["answers"]), str(row["answer_type"]), str(row["question_type"])
 
 
 def _open_hf_dataset(source: str, split: str) -> Any:

@@ -45,7 +45,7 @@ Both are negligible in practice; we use the Python 3 behaviour.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 SCORERS: tuple[str, ...] = ("official", "lavis")
@@ -151,6 +151,10 @@ def _process_digit_article(text: str) -> str:
     return " ".join(_CONTRACTIONS.get(w, w) for w in words)
 
 
+def _full(text: str) -> str:
+    return _process_digit_article(_process_punctuation(text))
+
+
 def normalize_answer(answer: str, scorer: str = "official") -> str:
     """Full normalization (punctuation then digit/article/contraction) as the
     official code applies it to an answer when it normalizes.
@@ -159,22 +163,67 @@ def normalize_answer(answer: str, scorer: str = "official") -> str:
     whitespace cleanup that both versions apply to the prediction first.
     """
     _check_scorer(scorer)
-    return _process_digit_article(_process_punctuation(_clean_whitespace(answer)))
+    return _full(_clean_whitespace(answer))
 
 
-def _prepare(prediction: str, human_answers: Sequence[str], scorer: str) -> tuple[str, list[str]]:
+class _Memo(dict):
+    """text -> fn(text), computed once per distinct string: the official processing is a pure
+    function of the string, and VQAv2 val's 2.4M answer strings hold far fewer distinct ones."""
+
+    __slots__ = ("_fn",)
+
+    def __init__(self, fn: Callable[[str], str]) -> None:
+        super().__init__()
+        self._fn = fn
+
+    def __missing__(self, text: str) -> str:
+        value = self[text] = self._fn(text)
+        return value
+
+
+Prepare = Callable[[str, Sequence[str]], tuple[str, list[str]]]
+
+
+def _preparer(scorer: str) -> Prepare:
+    """(prediction, human answers) -> the strings each version compares, memoized per string."""
     if scorer == "lavis":
-        pred = normalize_answer(prediction, scorer)
-        gts = list(human_answers)  # no whitespace cleanup of humans pre-2021
-        if len(set(gts)) > 1:
-            gts = [_process_punctuation(g) for g in gts]  # punctuation only
-        return pred, gts
-    pred = _clean_whitespace(prediction)
-    gts = [_clean_whitespace(g) for g in human_answers]
-    if len(set(gts)) > 1:  # HEAD: identical humans => nobody is normalized
-        pred = _process_digit_article(_process_punctuation(pred))
-        gts = [_process_digit_article(_process_punctuation(g)) for g in gts]
-    return pred, gts
+        normalize, punctuation = _Memo(lambda t: _full(_clean_whitespace(t))), _Memo(_process_punctuation)
+
+        def lavis(prediction: str, human_answers: Sequence[str]) -> tuple[str, list[str]]:
+            gts = list(human_answers)  # no whitespace cleanup of humans pre-2021
+            if len(set(gts)) > 1:
+                gts = list(map(punctuation.__getitem__, gts))  # punctuation only
+            return normalize[prediction], gts
+
+        return lavis
+    clean, full = _Memo(_clean_whitespace), _Memo(_full)
+
+    def official(prediction: str, human_answers: Sequence[str]) -> tuple[str, list[str]]:
+        gts = list(map(clean.__getitem__, human_answers))
+        if len(set(gts)) > 1:  # HEAD: identical humans => nobody is normalized
+            return full[clean[prediction]], list(map(full.__getitem__, gts))
+        return clean[prediction], gts
+
+    return official
+
+
+def _accuracy(pred: str, gts: list[str]) -> float:
+    matches = gts.count(pred)
+    if matches == 0:  # every subset scores 0.0, so the mean is exactly 0.0
+        return 0.0
+    if matches > 3:  # every subset keeps >= 3 matches: all 1.0, mean exactly 1.0
+        return 1.0
+    # Leaving out answer j drops one match iff it matched. Same expressions and summation
+    # order as upstream's loop, so floats agree bit-wise.
+    hit, miss = min(1.0, float(matches - 1) / 3), min(1.0, float(matches) / 3)
+    accs = [hit if g == pred else miss for g in gts]
+    return float(sum(accs)) / len(accs)
+
+
+def _checked_answers(human_answers: Sequence[str]) -> Sequence[str]:
+    if isinstance(human_answers, str) or len(human_answers) == 0:
+        raise ValueError("human_answers must be a non-empty sequence of strings")
+    return human_answers
 
 
 def question_accuracy(prediction: str, human_answers: Sequence[str], scorer: str = "official") -> float:
@@ -182,20 +231,16 @@ def question_accuracy(prediction: str, human_answers: Sequence[str], scorer: str
     leave-one-out subsets of min(1, matches/3), with each version's
     normalization rules (including when it normalizes at all)."""
     _check_scorer(scorer)
-    if isinstance(human_answers, str) or len(human_answers) == 0:
-        raise ValueError("human_answers must be a non-empty sequence of strings")
-    pred, gts = _prepare(prediction, human_answers, scorer)
-    accs: list[float] = []
-    for left_out in range(len(gts)):
-        matches = sum(1 for j, g in enumerate(gts) if j != left_out and g == pred)
-        accs.append(min(1.0, float(matches) / 3))
-    # Same expression and summation order as upstream, so floats agree bit-wise.
-    return float(sum(accs)) / len(accs)
+    return _accuracy(*_preparer(scorer)(prediction, _checked_answers(human_answers)))
 
 
 def _mean_pct(accs: list[float]) -> float:
     # Upstream: round(100*float(sum(acc))/len(acc), n) with n=2 (Python 3 round).
     return round(100 * float(sum(accs)) / len(accs), 2)
+
+
+Row = tuple[int, str, Sequence[str], str, str]
+"""A VqaRecord's fields in order, for callers scoring many questions without building records."""
 
 
 def vqa_scores(records: Sequence[VqaRecord], scorer: str = "official") -> dict:
@@ -205,22 +250,29 @@ def vqa_scores(records: Sequence[VqaRecord], scorer: str = "official") -> dict:
     (overall/perAnswerType/perQuestionType round(100*mean of unrounded accs, 2);
     perQuestion round(100*acc, 2)). Raises ValueError on an unknown scorer or
     empty records (and on a duplicate question_id, which upstream cannot hold)."""
+    rows = [(r.question_id, r.prediction, r.human_answers, r.answer_type, r.question_type) for r in records]
+    return vqa_scores_rows(rows, scorer)
+
+
+def vqa_scores_rows(rows: Sequence[Row], scorer: str = "official") -> dict:
+    """vqa_scores on (question_id, prediction, human_answers, answer_type, question_type) rows."""
     _check_scorer(scorer)
-    if len(records) == 0:
+    if len(rows) == 0:
         raise ValueError("records is empty")
+    prepare = _preparer(scorer)
     all_accs: list[float] = []
     by_answer_type: dict[str, list[float]] = {}
     by_question_type: dict[str, list[float]] = {}
     per_question: dict[str, float] = {}
-    for rec in records:
-        key = str(rec.question_id)
+    for question_id, prediction, human_answers, answer_type, question_type in rows:
+        key = str(question_id)
         # Upstream keys everything by question id, so duplicates cannot exist.
         if key in per_question:
-            raise ValueError(f"duplicate question_id {rec.question_id!r}")
-        acc = question_accuracy(rec.prediction, rec.human_answers, scorer)
+            raise ValueError(f"duplicate question_id {question_id!r}")
+        acc = _accuracy(*prepare(prediction, _checked_answers(human_answers)))
         all_accs.append(acc)
-        by_answer_type.setdefault(rec.answer_type, []).append(acc)
-        by_question_type.setdefault(rec.question_type, []).append(acc)
+        by_answer_type.setdefault(answer_type, []).append(acc)
+        by_question_type.setdefault(question_type, []).append(acc)
         per_question[key] = round(100 * acc, 2)
     return {
         "accuracy": _mean_pct(all_accs),

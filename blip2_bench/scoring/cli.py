@@ -7,19 +7,18 @@ import sys
 from collections.abc import Callable
 
 from ..errors import BenchError
+from ..plugins import load_task_class, task_files
 from ..registry import unknown_name_message
 
 
 def _commands(extra_dirs: list[str] | None = None) -> dict[str, str]:
     """Task name -> "module:function", for every task plugin that declares a score command."""
-    from ..plugins import load_task_class, task_files
+    return {name: command for name in task_files(extra_dirs) if (command := _score_command(name, extra_dirs))}
 
-    out = {}
-    for name in task_files(extra_dirs):
-        command = getattr(load_task_class(name, extra_dirs), "score_command", None)
-        if command:
-            out[name] = command
-    return out
+
+def _score_command(name: str, extra_dirs: list[str] | None) -> str | None:
+    # Imports that one task's module only: the others (caption metrics, retrieval) stay unloaded.
+    return getattr(load_task_class(name, extra_dirs), "score_command", None)
 
 
 def _command(spec: str) -> Callable[[list[str]], int]:
@@ -34,7 +33,10 @@ def score_main(argv: list[str]) -> int:
         extra.append(argv[1])
         argv = argv[2:]
     try:
-        commands = _commands(extra)
+        # The named task alone when it is one with a score command; all of them to list or suggest.
+        known = argv and argv[0] in task_files(extra)
+        command = _score_command(argv[0], extra) if known else None
+        commands = {} if command else _commands(extra)
     except BenchError as exc:
         print(f"blip2-bench score: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -42,11 +44,11 @@ def score_main(argv: list[str]) -> int:
         print(f"usage: blip2-bench score [--task-dir DIR] {{{','.join(sorted(commands))}}} [options]")
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
-    if name not in commands:
+    if command is None:
         print(f"blip2-bench score: {unknown_name_message('scorer task', name, commands)}", file=sys.stderr)
         return 2
     try:
-        return _command(commands[name])(rest)
+        return _command(command)(rest)
     except BenchError as exc:
         print(f"blip2-bench score {name}: error: {exc}", file=sys.stderr)
         return exc.exit_code

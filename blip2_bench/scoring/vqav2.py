@@ -6,42 +6,59 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..data.json_files import read_keyed_results
-from ..data.vqav2 import load_official
+from ..bulk import all_utf8, gc_paused
+from ..data.json_files import read_json, read_keyed_results
+from ..data.vqav2_official import read_official
 from ..errors import BadInputError
 from ..files import atomic_write_json
-from ..metrics.vqa_accuracy import SCORERS, VqaRecord, vqa_scores
+from ..metrics.vqa_accuracy import SCORERS, vqa_scores_rows
+
+
+def read_answers(path: Path) -> dict[int, str]:
+    """question_id -> answer of an official results file, checked in one tight pass; anything
+    unexpected is left to read_keyed_results, whose record-by-record check names the record."""
+    records = read_json(path, "predictions file")
+    answers: dict[int, str] = {}
+    if type(records) is list:
+        for r in records:
+            qid, answer = (r.get("question_id"), r.get("answer")) if type(r) is dict else (None, None)
+            if type(qid) is not int or type(answer) is not str:  # type() is exact: a bool is no id
+                break
+            answers[qid] = answer
+        else:
+            if len(answers) == len(records) and all_utf8(answers.values()):  # else: a duplicate, or bad text
+                return answers
+    return read_keyed_results(path, "question_id", "answer")
 
 
 def score_vqav2_files(
     questions: Path, annotations: Path, predictions: Path, scorer: str, allow_partial: bool
 ) -> tuple[dict[str, Any], str | None]:
     """Scores plus a note when only part of the questions were answered (and allowed)."""
-    samples = load_official(questions, annotations, image_dir=Path("."))
-    answers = read_keyed_results(predictions, "question_id", "answer")
-    known = {s.question_id for s in samples}
+    with gc_paused():
+        data = read_official(questions, annotations)
+        answers = read_answers(predictions)
+    assert data.annotations is not None
+    known = {qid for qid, _, _ in data.questions}
     unknown = sorted(set(answers) - known)
     if unknown:
         raise BadInputError(
             f"{predictions}: answer for unknown question_id {unknown[0]} "
             f"({len(unknown)} unknown ids; not in {questions})"
         )
-    missing = [s.question_id for s in samples if s.question_id not in answers]
+    n = len(data.questions)
+    missing = [qid for qid, _, _ in data.questions if qid not in answers]
     note = None
     if missing:
         head = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
         if not allow_partial:
             raise BadInputError(
-                f"{predictions}: no answer for {len(missing)} of {len(samples)} questions "
+                f"{predictions}: no answer for {len(missing)} of {n} questions "
                 f"(e.g. {head}); the official evaluation requires all (or pass --allow-partial)"
             )
-        note = f"partial: scored {len(samples) - len(missing)} of {len(samples)} questions ({len(missing)} unanswered)"
-    records = [
-        VqaRecord(s.question_id, answers[s.question_id], s.answers or (), s.answer_type, s.question_type)
-        for s in samples
-        if s.question_id in answers
-    ]
-    return vqa_scores(records, scorer=scorer), note
+        note = f"partial: scored {n - len(missing)} of {n} questions ({len(missing)} unanswered)"
+    rows = [(qid, answers[qid], *data.annotations[qid]) for qid, _, _ in data.questions if qid in answers]
+    return vqa_scores_rows(rows, scorer=scorer), note
 
 
 def main(argv: list[str]) -> int:
