@@ -15,9 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from .config import NON_IDENTITY_KEYS, split_run_config
@@ -174,6 +171,10 @@ def _run_hydra(argv: list[str]) -> int:
         print(f"blip2-bench: error: {exc}", file=sys.stderr)
         return exc.exit_code
     outcome: dict[str, int] = {"code": 0}
+
+    import hydra  # here, not at the top: `score` and `report` start without it
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
     @hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")
     def _job(cfg: DictConfig) -> None:
