@@ -53,6 +53,12 @@ def write_card(model_dir: Path, record: dict[str, Any], scores: dict[str, Any] |
         head = f"ITC embedding: {spec['embed_dim']}."
     else:
         head = f"Language model: width {spec['lm_hidden']}, {spec['lm_layers']} layers, FFN {spec['lm_ffn']}."
+    init = (
+        " Initialisation: every weight matrix N(0, 1/fan_in), position/class embeddings and query tokens"
+        " N(0, 1/width) (`models.fan_in_init`; transformers' N(0, 0.02) leaves ITC stuck on the background)."
+        if spec.get("fan_in_init")
+        else ""
+    )
     score_text = scores_table(scores) if scores else "_not scored yet: run `scripts/train_minibench.py --score`_"
     text = f"""# {record["name"]}
 
@@ -83,7 +89,7 @@ every test scene. Never in training: the NoCaps-style novel shapes ({", ".join(N
 
 Objective: {objective}. AdamW, lr {cfg["lr"]} (warm-up {cfg["warmup"]} steps, cosine to 5%), weight decay
 {cfg["weight_decay"]}, {cfg["steps"]} steps of {cfg["batch_images"]} images, gradient clipping 1.0, init and data
-seed {cfg["seed"]}. Deterministic algorithms, {record["threads"]} threads, torch {record["torch"]}:
+seed {cfg["seed"]}.{init} Deterministic algorithms, {record["threads"]} threads, torch {record["torch"]}:
 {record["seconds"]} s on the machine that trained it. Loss {record["first_loss"]:.3f} -> {record["final_loss"]:.3f}
 (mean of the last 100 steps).
 

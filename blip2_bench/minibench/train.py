@@ -44,7 +44,7 @@ class TrainConfig:
     """ITC temperature (retrieval only)."""
 
 
-DEFAULT_STEPS = {"mini-opt": 1000, "mini-t5": 1000, "mini-itm": 600}
+DEFAULT_STEPS = {"mini-opt": 1000, "mini-t5": 1000, "mini-itm": 800}
 
 
 def deterministic(threads: int = THREADS) -> None:
