@@ -78,13 +78,14 @@ def _perturb_checkpoint(tmp_path: Path, name: str) -> list[str]:
     weights = load_file(folder / "model.safetensors")
     noise = torch.Generator().manual_seed(0)
     for key, value in weights.items():
-        if value.is_floating_point() and value.numel() > 1:  # 20% of each tensor's spread
-            weights[key] = value + 0.2 * value.std() * torch.randn(value.shape, generator=noise)
+        if value.is_floating_point() and value.numel() > 1:  # a fraction of each tensor's spread
+            weights[key] = value + NOISE[name] * value.std() * torch.randn(value.shape, generator=noise)
     save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
     return [f"backend.model={folder}"]
 
 
 TASKS = {"mini-opt": GENERATION_TASKS, "mini-itm": "task=[flickr30k]"}
+NOISE = {"mini-opt": 0.2, "mini-itm": 1.0}  # the retrieval model shrugs off 20% (measured: all metrics held)
 
 
 @pytest.mark.parametrize(
@@ -94,6 +95,7 @@ TASKS = {"mini-opt": GENERATION_TASKS, "mini-itm": "task=[flickr30k]"}
         ("mini-opt", _corrupt_preprocessing),
         ("mini-opt", _perturb_checkpoint),
         ("mini-itm", _corrupt_preprocessing),
+        ("mini-itm", _perturb_checkpoint),
     ],
 )
 def test_the_gate_fails_a_planted_degradation_with_a_readable_table(name, degrade, data, tmp_path, capsys):
