@@ -53,6 +53,22 @@ def _vqa(table: dict[str, Any]) -> list[Metric]:
     return metrics + [Metric(f"acc[{t}]", t) for t in ("yes/no", "number", "other") if f"acc[{t}]" in table]
 
 
+def _okvqa(table: dict[str, Any]) -> list[Metric]:
+    # Table 2 prints the overall accuracy only; the per-category columns stay in the run's table.
+    return [Metric("accuracy", "acc", primary=True)]
+
+
+GQA_HEADLINE_TYPES = ("binary", "open", "query", "verify", "logical", "choose", "compare")
+"""GQA's answer kinds and structural types (the official eval's first breakdowns); semantic types stay in
+the run's table."""
+
+
+def _gqa(table: dict[str, Any]) -> list[Metric]:
+    return [Metric("accuracy", "acc", primary=True)] + [
+        Metric(f"acc[{t}]", t) for t in GQA_HEADLINE_TYPES if f"acc[{t}]" in table
+    ]
+
+
 def _coco(table: dict[str, Any]) -> list[Metric]:
     wanted = [("CIDEr", "CIDEr"), ("Bleu_4", "B@4"), ("METEOR", "METEOR"), ("ROUGE_L", "ROUGE-L"), ("SPICE", "SPICE")]
     return [Metric(f"{k} x100", label, primary=k == "CIDEr") for k, label in wanted if f"{k} x100" in table]
@@ -76,7 +92,7 @@ def _retrieval(table: dict[str, Any]) -> list[Metric]:
 
 def headline_metrics(task: str, table: dict[str, Any]) -> list[Metric]:
     """The columns for a task, primary first; an unknown task shows its table in order."""
-    known = {"vqav2": _vqa, "coco_caption": _coco, "nocaps": _nocaps}
+    known = {"vqav2": _vqa, "okvqa": _okvqa, "gqa": _gqa, "coco_caption": _coco, "nocaps": _nocaps}
     if task in known:
         metrics = known[task](table)
     elif task in RETRIEVAL_TASKS:
@@ -109,6 +125,18 @@ def _vqa_units(records: Sequence[dict[str, Any]]) -> Units:
     stats = {"accuracy": _mean_of(scores)}
     for t in ("yes/no", "number", "other"):
         stats[f"acc[{t}]"] = _mean_of(scores, types == t)
+    return Units([str(r["id"]) for r in recs], stats)
+
+
+def _gqa_units(records: Sequence[dict[str, Any]]) -> Units:
+    recs = [r for r in _by_id(records) if r.get("score") is not None]
+    scores = np.array([float(r["score"]) for r in recs])
+    structural = np.array([str(r.get("structural")) for r in recs])
+    stats = {"accuracy": _mean_of(scores)}
+    stats["acc[binary]"] = _mean_of(scores, structural != "query")
+    stats["acc[open]"] = _mean_of(scores, structural == "query")
+    for t in GQA_HEADLINE_TYPES[2:]:
+        stats[f"acc[{t}]"] = _mean_of(scores, structural == t)
     return Units([str(r["id"]) for r in recs], stats)
 
 
@@ -190,8 +218,10 @@ def task_units(task: str, info: dict[str, Any], records: Sequence[dict[str, Any]
     """The bootstrap units of a run's task, or None when its samples cannot give intervals."""
     if not records:
         return None
-    if task == "vqav2":
+    if task in ("vqav2", "okvqa"):  # okvqa: VQA accuracy per question, the same units
         return _vqa_units(records)
+    if task == "gqa":
+        return _gqa_units(records)
     if task in ("coco_caption", "nocaps"):
         return _caption_units(task, info, records)
     if task in RETRIEVAL_TASKS:
