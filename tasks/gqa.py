@@ -23,14 +23,12 @@ from blip2_bench.data.gqa import SEMANTIC_TYPES, SPLIT_FILES, STRUCTURAL_TYPES, 
 from blip2_bench.data.locate import find_in_root
 from blip2_bench.errors import BadInputError
 from blip2_bench.metrics.gqa_accuracy import SCORERS, GqaRecord, compared, gqa_scores
-from blip2_bench.task_api import GenerationTask
-from blip2_bench.text import blip_question
-from blip2_bench.types import GenerationRequest, GenerationSettings, ModelTraits, TaskScores
+from blip2_bench.task_api.short_answer import PROMPTS, ShortAnswerVqaTask
+from blip2_bench.types import TaskScores
 
 log = logging.getLogger(__name__)
 
 # BLIP-2 paper §4 (OPT) and the LAVIS GQA config (Flan-T5).
-PROMPTS = {"opt": "Question: {} Answer:", "t5": "Question: {} Short answer:"}
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,7 @@ class GqaOptions:
             raise BadInputError(f"task.gqa.prompt must contain '{{}}' once, got {self.prompt!r}")
 
 
-class GqaTask(GenerationTask):
+class GqaTask(ShortAnswerVqaTask):
     name = "gqa"
     score_command = "blip2_bench.scoring.gqa:main"
     version = 1
@@ -91,26 +89,6 @@ class GqaTask(GenerationTask):
             n = len(data.unbalanced)
             log.info("gqa: %d unbalanced questions skipped (the official accuracy counts balanced ones)", n)
         return data.samples
-
-    # --- requests and parsing ------------------------------------------------------
-    def prompt_template(self, traits: ModelTraits) -> str:
-        return self.options.prompt or PROMPTS[traits.family]
-
-    def settings(self) -> GenerationSettings:
-        o = self.options
-        return GenerationSettings(o.num_beams, o.max_new_tokens, o.min_new_tokens, o.length_penalty)
-
-    def requests(self, samples: Sequence[GqaSample], traits: ModelTraits) -> list[GenerationRequest]:
-        template, settings = self.prompt_template(traits), self.settings()
-        return [
-            GenerationRequest(s.sample_id, s.image, template.format(blip_question(s.question)), settings)
-            for s in samples
-        ]
-
-    def parse(self, raw_output: str) -> str:
-        # LAVIS strips the decoded text (OPT) and the scorer's normalization strips again; OPT
-        # output is already cut at its first newline by the backend.
-        return raw_output.split("\n", 1)[0].strip()
 
     # --- scoring -------------------------------------------------------------------
     def score(self, samples: Sequence[GqaSample], predictions: Mapping[str, str]) -> TaskScores:

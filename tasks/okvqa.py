@@ -26,14 +26,12 @@ from blip2_bench.errors import BadInputError
 from blip2_bench.metrics.lemmatize import MODES, NOT_COMPARABLE, Lemmatizer, choose_lemmatizer
 from blip2_bench.metrics.okvqa_accuracy import okvqa_scores
 from blip2_bench.metrics.vqa_accuracy import SCORERS, VqaRecord
-from blip2_bench.task_api import GenerationTask
-from blip2_bench.text import blip_question
-from blip2_bench.types import GenerationRequest, GenerationSettings, ModelTraits, TaskScores
+from blip2_bench.task_api.short_answer import PROMPTS, ShortAnswerVqaTask
+from blip2_bench.types import TaskScores
 
 log = logging.getLogger(__name__)
 
 # BLIP-2 paper §4 (OPT) and the LAVIS OK-VQA config (Flan-T5).
-PROMPTS = {"opt": "Question: {} Answer:", "t5": "Question: {} Short answer:"}
 SPLITS = {"val": "val2014"}
 """OK-VQA's val2014 files: the set the paper (and LAVIS's `test` split) report."""
 
@@ -67,7 +65,7 @@ class OkvqaOptions:
             raise BadInputError(f"task.okvqa.prompt must contain '{{}}' once, got {self.prompt!r}")
 
 
-class OkvqaTask(GenerationTask):
+class OkvqaTask(ShortAnswerVqaTask):
     name = "okvqa"
     score_command = "blip2_bench.scoring.okvqa:main"
     version = 1
@@ -117,26 +115,6 @@ class OkvqaTask(GenerationTask):
     def load(self, limit: int | None) -> Sequence[VqaSample]:
         files = self.files()
         return load_okvqa(files["questions"], files["annotations"], self._image_dir(), limit).samples
-
-    # --- requests and parsing ------------------------------------------------------
-    def prompt_template(self, traits: ModelTraits) -> str:
-        return self.options.prompt or PROMPTS[traits.family]
-
-    def settings(self) -> GenerationSettings:
-        o = self.options
-        return GenerationSettings(o.num_beams, o.max_new_tokens, o.min_new_tokens, o.length_penalty)
-
-    def requests(self, samples: Sequence[VqaSample], traits: ModelTraits) -> list[GenerationRequest]:
-        template, settings = self.prompt_template(traits), self.settings()
-        return [
-            GenerationRequest(s.sample_id, s.image, template.format(blip_question(s.question)), settings)
-            for s in samples
-        ]
-
-    def parse(self, raw_output: str) -> str:
-        # As vqav2: LAVIS strips the decoded text; OPT output is cut at its first newline. The
-        # lemmatizer is part of scoring (score()), so the exported answers stay the model's own.
-        return raw_output.split("\n", 1)[0].strip()
 
     # --- scoring -------------------------------------------------------------------
     def score(self, samples: Sequence[VqaSample], predictions: Mapping[str, str]) -> TaskScores:

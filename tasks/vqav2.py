@@ -16,12 +16,10 @@ from blip2_bench.data.locate import COCO_IMAGE_ROOTS, find_in_root
 from blip2_bench.data.vqav2 import VqaSample, load_hf, load_official
 from blip2_bench.errors import BadInputError
 from blip2_bench.metrics.vqa_accuracy import SCORERS, VqaRecord, vqa_scores
-from blip2_bench.task_api import GenerationTask
-from blip2_bench.text import blip_question
-from blip2_bench.types import GenerationRequest, GenerationSettings, ModelTraits, TaskScores
+from blip2_bench.task_api.short_answer import PROMPTS, ShortAnswerVqaTask
+from blip2_bench.types import TaskScores
 
 # BLIP-2 paper §4 / LAVIS configs: FlanT5 models are prompted for a short answer.
-PROMPTS = {"opt": "Question: {} Answer:", "t5": "Question: {} Short answer:"}
 SPLITS = {"val": "val2014", "test-dev": "test-dev2015"}
 
 
@@ -57,7 +55,7 @@ class Vqav2Options:
             raise BadInputError(f"task.vqav2.prompt must contain '{{}}' once, got {self.prompt!r}")
 
 
-class Vqav2Task(GenerationTask):
+class Vqav2Task(ShortAnswerVqaTask):
     name = "vqav2"
     score_command = "blip2_bench.scoring.vqav2:main"
     version = 1
@@ -99,26 +97,6 @@ class Vqav2Task(GenerationTask):
             return load_hf(self.options.hf_dataset, self.options.hf_split, limit)
         files = self.files()
         return load_official(files["questions"], files.get("annotations"), self._image_dir(), limit)
-
-    # --- requests and parsing ------------------------------------------------------
-    def prompt_template(self, traits: ModelTraits) -> str:
-        return self.options.prompt or PROMPTS[traits.family]
-
-    def settings(self) -> GenerationSettings:
-        o = self.options
-        return GenerationSettings(o.num_beams, o.max_new_tokens, o.min_new_tokens, o.length_penalty)
-
-    def requests(self, samples: Sequence[VqaSample], traits: ModelTraits) -> list[GenerationRequest]:
-        template, settings = self.prompt_template(traits), self.settings()
-        return [
-            GenerationRequest(s.sample_id, s.image, template.format(blip_question(s.question)), settings)
-            for s in samples
-        ]
-
-    def parse(self, raw_output: str) -> str:
-        # LAVIS strips the decoded text; OPT output is already cut at the first newline
-        # by the backend, this guards backends that do not stop there.
-        return raw_output.split("\n", 1)[0].strip()
 
     # --- scoring -------------------------------------------------------------------
     def score(self, samples: Sequence[VqaSample], predictions: Mapping[str, str]) -> TaskScores:

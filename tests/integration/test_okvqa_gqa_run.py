@@ -161,6 +161,7 @@ NEW_MODULES = {
 # results-file reader and the crash-safe JSON writer.
 SHARED_MODULES = {
     "blip2_bench.task_api",
+    "blip2_bench.task_api.short_answer",
     "blip2_bench.types",
     "blip2_bench.text",
     "blip2_bench.errors",
