@@ -106,7 +106,9 @@ def test_answers_equal_a_plain_transformers_loop(models, family, settings):
     backend = _backend(models[family], family)
     answers = _batched(backend, requests, images, batch_size=4)
     assert answers == _plain(models[family], family, requests, images)
-    assert len(set(answers)) == len(answers)  # the tiny model answers each image and instruction apart
+    # Not a constant model (an equality with the plain loop would then prove nothing); random tiny
+    # weights may still give two requests one answer, so all-distinct would be flaky.
+    assert len(set(answers)) > len(answers) // 2
 
 
 @pytest.mark.filterwarnings("ignore:Passing `repetition_penalty` with `inputs_embeds`")  # the plain loop's
