@@ -1,16 +1,19 @@
 """Caption metrics as pycocoevalcap 1.2's COCOEvalCap.evaluate computes them, with fewer JVMs.
 
-The scorers are pycocoevalcap's own classes (Bleu(4), Meteor, Rouge, Cider), fed exactly what
-COCOEvalCap feeds them, so scores and per-image values are the official ones (tests compare
-with COCOEvalCap to 1e-9). What differs is how often Java starts:
+The scorers are pycocoevalcap's own classes (Bleu(4), Rouge, Cider; METEOR through meteor.py,
+which sends the Meteor class's exact lines), fed exactly what COCOEvalCap feeds them, so scores
+and per-image values are the official ones (tests compare with COCOEvalCap to 1e-9). What
+differs is how often Java starts, and what runs at the same time:
 
 * PTB tokenizer: COCOEvalCap runs it twice (references, then candidates). It tokenizes line
   by line (``-preserveLines``), so one run over references + candidates gives the same
   tokens; it is run here once per evaluation with the same class, flags, file encoding and
   punctuation filter as ``PTBTokenizer.tokenize``.
-* METEOR 1.5: one long-lived ``Meteor`` process (its start-up loads the paraphrase table, ~8 s)
-  serves every evaluation in this Python process; a scoring call sends its own SCORE/EVAL
-  lines, so results do not depend on earlier calls.
+* METEOR 1.5: one long-lived process (its start-up loads the paraphrase table, ~8 s) serves
+  every evaluation in this Python process; a scoring call sends its own SCORE/EVAL lines, so
+  results do not depend on earlier calls. It is started while the tokenizer runs, and scores
+  while BLEU, ROUGE-L and CIDEr are computed here (its work is in Java: no GIL contention).
+* Both JVMs die with this process on Linux (jvm.py).
 * SPICE: see ``spice.py`` (never downloaded; "not computed" with the reason otherwise).
 
 Per-domain scores (NoCaps) come from the same tokenization: ``global`` document frequencies
@@ -21,12 +24,9 @@ BLEU, METEOR and ROUGE-L of a domain are always corpus scores over the domain's 
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import re
 import subprocess
 import tempfile
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,12 +36,13 @@ import numpy as np
 from pycocoevalcap.bleu.bleu import Bleu
 from pycocoevalcap.bleu.bleu_scorer import BleuScorer
 from pycocoevalcap.cider.cider import Cider
-from pycocoevalcap.meteor.meteor import Meteor
 from pycocoevalcap.rouge.rouge import Rouge
 from pycocoevalcap.tokenizer import ptbtokenizer
 
 from ..errors import BadInputError
-from .spice import ScorerFailedError, run_spice, spice_mean, spice_status
+from . import meteor
+from .jvm import die_with_parent
+from .spice import ScorerFailedError, find_java, run_spice, spice_mean, spice_status
 
 METRIC_KEYS = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr")
 """COCOEvalCap.eval's keys, in its order ("SPICE" follows when computed); 0-1 scale, CIDEr ~0-10."""
@@ -81,8 +82,6 @@ def tokenize(
     Same command, input file and output filter as pycocoevalcap's PTBTokenizer.tokenize;
     `n_sanitized` counts captions whose extra line-break characters were made spaces.
     """
-    from .spice import find_java
-
     java = find_java()
     owners = [(False, i) for i, captions in refs.items() for _ in captions] + [(True, i) for i in preds]
     lines = [c for captions in refs.values() for c in captions] + list(preds.values())
@@ -94,7 +93,12 @@ def tokenize(
         path.write_bytes("\n".join(cleaned).encode())
         cmd = [java, "-cp", ptbtokenizer.STANFORD_CORENLP_3_4_1_JAR, "edu.stanford.nlp.process.PTBTokenizer"]
         try:
-            proc = subprocess.run([*cmd, "-preserveLines", "-lowerCase", str(path)], capture_output=True, cwd=jar_dir)
+            proc = subprocess.run(
+                [*cmd, "-preserveLines", "-lowerCase", str(path)],
+                capture_output=True,
+                cwd=jar_dir,
+                preexec_fn=die_with_parent(),  # a killed run leaves no tokenizer behind
+            )
         except OSError as exc:
             raise ScorerFailedError(f"cannot start the PTB tokenizer: {exc}") from None
     out = proc.stdout.decode().split("\n")
@@ -111,47 +115,21 @@ def tokenize(
     return gts, res, sanitized
 
 
-# --- METEOR: one process, reused -----------------------------------------------------------
-_meteor: Meteor | None = None
-_meteor_guard = threading.Lock()
-
-
+# --- METEOR: one process, reused (meteor.py) ------------------------------------------------
 def _meteor_score(
     gts: dict[int, list[str]], res: dict[int, list[str]], stats_out: list[list[float]] | None = None
 ) -> tuple[float, list[float]]:
     """Meteor.compute_score (same lines sent, same order), keeping each segment's statistics."""
-    global _meteor
-    with _meteor_guard:
-        if _meteor is None or _meteor.meteor_p.poll() is not None:
-            try:
-                _meteor = Meteor()
-            except OSError as exc:
-                raise ScorerFailedError(f"cannot start METEOR: {exc}") from None
-        meteor = _meteor
-        try:
-            score, scores, stats = _meteor_compute(meteor, gts, res)
-        except (OSError, ValueError) as exc:  # dead JVM: broken pipe, or an empty line read as a float
-            _meteor = None
-            raise ScorerFailedError(f"METEOR failed: {exc!r}{_close_meteor(meteor)}") from None
-        if stats_out is not None:
-            stats_out.extend([float(x) for x in line.split()] for line in stats)
-        return float(score), [float(s) for s in scores]
+    return _meteor_result(meteor.submit(find_java(), gts, res).result(), stats_out)
 
 
-def _meteor_compute(meteor: Meteor, gts: dict[int, list[str]], res: dict[int, list[str]]) -> tuple:
-    """pycocoevalcap 1.2's Meteor.compute_score line for line, also returning the SCORE statistics."""
-    assert gts.keys() == res.keys()
-    stats = []
-    with meteor.lock:
-        for i in gts:
-            assert len(res[i]) == 1
-            stats.append(meteor._stat(res[i][0], gts[i]))
-        eval_line = "EVAL" + "".join(f" ||| {stat}" for stat in stats)
-        meteor.meteor_p.stdin.write(f"{eval_line}\n".encode())
-        meteor.meteor_p.stdin.flush()
-        scores = [float(meteor.meteor_p.stdout.readline().strip()) for _ in range(len(gts))]
-        score = float(meteor.meteor_p.stdout.readline().strip())
-    return score, scores, stats
+def _meteor_result(
+    result: tuple[float, list[float], list[str]], stats_out: list[list[float]] | None
+) -> tuple[float, list[float]]:
+    score, scores, stats = result
+    if stats_out is not None:
+        stats_out.extend([float(x) for x in line.split()] for line in stats)
+    return float(score), [float(s) for s in scores]
 
 
 def bleu_stats(gts: dict[int, list[str]], res: dict[int, list[str]], ids: Sequence[int]) -> list[list[float]]:
@@ -167,37 +145,27 @@ def bleu_stats(gts: dict[int, list[str]], res: dict[int, list[str]], ids: Sequen
     return out
 
 
-def _close_meteor(meteor: Meteor) -> str:
-    """Kill a METEOR process (without Meteor.__del__, which waits on a lock a failed call holds)."""
-    if meteor.lock.locked():
-        meteor.lock.release()
-    died = meteor.meteor_p.poll() is not None
-    meteor.meteor_p.kill()
-    meteor.meteor_p.wait()
-    if meteor.meteor_p.stdin is not None:
-        with contextlib.suppress(OSError):  # unflushed bytes for a dead JVM: a broken pipe, now not in __del__
-            meteor.meteor_p.stdin.close()
-    if not died or meteor.meteor_p.stderr is None:
-        return ""
-    return f"; METEOR said: {meteor.meteor_p.stderr.read().decode(errors='replace').strip()[-600:]}"
-
-
-@atexit.register
-def _shutdown_meteor() -> None:
-    global _meteor
-    if _meteor is not None:
-        meteor, _meteor = _meteor, None
-        _close_meteor(meteor)
-
-
 # --- scoring ---------------------------------------------------------------------------------
-def score_tokenized(gts: dict[int, list[str]], res: dict[int, list[str]], ids: Sequence[int]) -> CaptionScores:
+def score_tokenized(
+    gts: dict[int, list[str]], res: dict[int, list[str]], ids: Sequence[int], parallel: bool = True
+) -> CaptionScores:
     """BLEU-1..4, METEOR, ROUGE-L and CIDEr-D of the images `ids`, as COCOEvalCap.evaluate.
 
-    CIDEr's document frequencies come from the references of exactly these images.
+    CIDEr's document frequencies come from the references of exactly these images. With
+    `parallel`, METEOR scores (in its JVM) while the other scorers run here; the scorers share no
+    state, so the values are the same bits as one after the other (`parallel=False`).
     """
     g = {i: gts[i] for i in ids}
     r = {i: res[i] for i in ids}
+    pending = meteor.submit(find_java(), g, r)
+    if not parallel:
+        pending.result()
+    bleu, bleu_per_image = Bleu(4).compute_score(g, r, verbose=0)
+    rouge = Rouge().compute_score(g, r)
+    cider = Cider().compute_score(g, r)
+    meteor_stats: list[list[float]] = []
+    meteor_scores = _meteor_result(pending.result(), meteor_stats)
+
     scores: dict[str, float] = {}
     per_image: dict[int, dict[str, float]] = {i: {} for i in ids}
 
@@ -206,17 +174,13 @@ def score_tokenized(gts: dict[int, list[str]], res: dict[int, list[str]], ids: S
         for i, value in zip(ids, values, strict=True):
             per_image[i][key] = float(value)
 
-    bleu, bleu_per_image = Bleu(4).compute_score(g, r, verbose=0)
+    # COCOEvalCap.eval's key order.
     for key, corpus, values in zip(METRIC_KEYS[:4], bleu, bleu_per_image, strict=True):
         put(key, corpus, values)
-    meteor_stats: list[list[float]] = []
-    put("METEOR", *_meteor_score(g, r, meteor_stats))
-    put("ROUGE_L", *Rouge().compute_score(g, r))
-    put("CIDEr", *Cider().compute_score(g, r))
-    stats = {
-        i: {"bleu": b, "meteor": m}
-        for i, b, m in zip(ids, bleu_stats(g, r, ids), meteor_stats, strict=True)
-    }
+    put("METEOR", *meteor_scores)
+    put("ROUGE_L", *rouge)
+    put("CIDEr", *cider)
+    stats = {i: {"bleu": b, "meteor": m} for i, b, m in zip(ids, bleu_stats(g, r, ids), meteor_stats, strict=True)}
     return CaptionScores(scores, per_image, stats=stats)
 
 
@@ -227,6 +191,7 @@ def _prepare(
     if not ids:
         raise BadInputError("no image has both references and a prediction")
     status = spice_status(spice)  # decided before any Java starts
+    meteor.start(find_java())  # loads its paraphrase table while the tokenizer runs
     gts, res, sanitized = tokenize({i: refs[i] for i in ids}, {i: preds[i] for i in ids})
     spice_values = run_spice(gts, res, status) if status.available else None
     shell = CaptionScores({}, {}, {} if status.available else {"SPICE": status.reason})

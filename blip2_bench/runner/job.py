@@ -3,6 +3,7 @@ directory, re-reports a finished run whose inputs are unchanged, else runs and w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -13,7 +14,7 @@ from typing import Any
 from ..backend_api import Backend
 from ..config import RunConfig, validate_section
 from ..distributed import DistEnv, broadcast
-from ..errors import BadInputError
+from ..errors import BadInputError, BenchError
 from ..files import atomic_write_json
 from ..plugins import load_task_class
 from ..provenance import data_file_hashes, sample_set_id, short_hash
@@ -129,7 +130,13 @@ class Runner:
                 results[p.task.name] = task_result(p, outcome, time.perf_counter() - started, self.run_config.limit)
         if not self.ctx.dist.is_main:
             return None
-        return write_results(self.ctx.run_dir, self.resolved_config, self._backend_provenance(), results)
+        provenance = self._backend_provenance()
+        try:
+            return write_results(self.ctx.run_dir, self.resolved_config, provenance, results)
+        except BenchError:  # e.g. a full disk: no tables or results.json of a run that has no COMPLETE
+            with contextlib.suppress(OSError):
+                self.ctx.run_dir.clear_final()
+            raise
 
     def _backend_provenance(self) -> dict[str, Any]:
         """The loaded backend's record; when every output came from the journal, the record saved

@@ -7,6 +7,7 @@ last, so a crash never leaves a run that looks finished. The journal lives in jo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import json
@@ -53,11 +54,16 @@ class RunDir:
             raise BadInputError(
                 f"run directory {self.path} is in use by {holder}; wait for it or choose another hydra.run.dir"
             ) from None
-        lock.seek(0)
-        lock.truncate()
         started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        lock.write(f"pid {os.getpid()} on {socket.gethostname()} since {started}\n")
-        lock.flush()
+        try:
+            lock.seek(0)
+            lock.truncate()
+            lock.write(f"pid {os.getpid()} on {socket.gethostname()} since {started}\n")
+            lock.flush()
+        except OSError as exc:  # e.g. a full disk: one line, not a traceback
+            with contextlib.suppress(OSError):  # closing (which releases the flock) flushes again
+                lock.close()
+            raise BadInputError(f"cannot write {self.path / LOCK_FILE}: {exc.strerror or exc}") from None
         self._lock = lock  # held (flock) until release() or the process exits
 
     def release(self) -> None:

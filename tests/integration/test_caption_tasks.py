@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 
-import blip2_bench.metrics.captions as captions
 from blip2_bench.backends.hf_blip2 import HfBlip2Backend
 from blip2_bench.cli import main
 from blip2_bench.data.coco_captions import read_coco_caption_file
 from blip2_bench.demo.caption_fixture import CaptionFixture, write_caption_fixture
+from blip2_bench.metrics import meteor
 from blip2_bench.metrics.captions import DOMAINS, METRIC_KEYS
 from tests.conftest import read_json, read_jsonl
 from tests.unit._caption_reference import official_eval, unseen_predictions
-from tests.unit.test_caption_metrics import _BrokenMeteor
 
 
 @pytest.fixture(scope="module")
@@ -215,8 +214,8 @@ def test_score_without_java_fails_clearly(data, tmp_path, capsys, monkeypatch):
 
 @pytest.mark.java
 def test_score_with_a_failing_scorer_fails_clearly(data, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(captions, "_meteor", None)
-    monkeypatch.setattr(captions, "Meteor", _BrokenMeteor)
+    meteor.shutdown()
+    monkeypatch.setattr(meteor, "JAR", "no-such.jar")  # a METEOR whose JVM dies at once
     out = tmp_path / "scores.json"
     assert (
         score("coco_caption", data.coco_gt, _write_predictions(tmp_path / "p.json", _refs(data)), "--json", str(out))

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pycocoevalcap.meteor.meteor import Meteor
 from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
 import blip2_bench.metrics.captions as captions
 from blip2_bench.data.coco_captions import read_coco_caption_file
 from blip2_bench.data.nocaps import domains_of
 from blip2_bench.demo.caption_fixture import CaptionFixture, write_caption_fixture
-from blip2_bench.metrics import spice
+from blip2_bench.metrics import meteor, spice
 from blip2_bench.metrics.captions import DOMAINS, METRIC_KEYS, evaluate_by_domain, evaluate_captions, tokenize
 from blip2_bench.scoring.captions import coco_caption_scores
 from tests.unit._caption_reference import official_eval, unseen_predictions
@@ -163,23 +162,15 @@ def test_tokenizer_subprocess_failure_is_a_clear_error(monkeypatch):
         tokenize({1: ["a dog"]}, {1: "a dog"})
 
 
-class _BrokenMeteor(Meteor):
-    def __init__(self) -> None:  # a METEOR whose JVM dies at once
-        import threading
-
-        self.meteor_p = subprocess.Popen(
-            ["java", "-jar", "no-such.jar"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        self.lock = threading.Lock()
-
-
 @pytest.mark.java
 def test_meteor_subprocess_failure_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(captions, "_meteor", None)
-    monkeypatch.setattr(captions, "Meteor", _BrokenMeteor)
-    with pytest.raises(spice.ScorerFailedError, match="METEOR failed"):
+    meteor.shutdown()
+    monkeypatch.setattr(meteor, "JAR", "no-such.jar")  # a METEOR whose JVM dies at once
+    with pytest.raises(spice.ScorerFailedError, match="METEOR failed.*METEOR said: .*no-such.jar"):
         evaluate_captions({1: ["a dog on a couch"]}, {1: "a dog"}, spice="off")
-    assert captions._meteor is None  # the next evaluation starts a fresh process
+    assert meteor.process_id() is None  # the next evaluation starts a fresh process
+    monkeypatch.undo()
+    assert evaluate_captions({1: ["a dog on a couch"]}, {1: "a dog"}, spice="off").scores["METEOR"] > 0
 
 
 # --- SPICE: detection only (its CoreNLP jars cannot be had on these machines) -----------------
