@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -246,3 +248,53 @@ def image_processing_record(image_processor: Any) -> dict[str, Any]:
 
 def device_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+
+
+def generation_kwargs(settings: Any, pad_token_id: int | None, eos_token_id: Any = None) -> dict[str, Any]:
+    """`generate` arguments for a request's settings (both HF generation backends)."""
+    kwargs: dict[str, Any] = {
+        "do_sample": False,
+        "num_beams": settings.num_beams,
+        # Always in new tokens: HF's max_length/min_length would count the prompt and queries.
+        "max_new_tokens": settings.max_new_tokens,
+        "min_new_tokens": settings.min_new_tokens,
+        "length_penalty": settings.length_penalty,
+        "repetition_penalty": settings.repetition_penalty,
+        "pad_token_id": pad_token_id,
+    }
+    if eos_token_id is not None:
+        kwargs["eos_token_id"] = eos_token_id
+    return kwargs
+
+
+def generate_after_queries(
+    backend: Any, features: torch.Tensor, prompts: Sequence[str], settings: Any, ids: Sequence[str], decoder_only: bool
+) -> list[str]:
+    """Generate from [query embeddings][padding][prompt], as the HF processors and LAVIS lay the
+    input out; `backend` has model, tokenizer, device, num_query_tokens, image_token_id and
+    `_generation_kwargs(settings)`. A decoder-only LM's positions must hold queries + prompt + new
+    tokens (checked per sample before generating)."""
+    text = backend.tokenizer(list(prompts), padding=True, return_tensors="pt")
+    queries = backend.num_query_tokens
+    limit = getattr(backend.model.config.text_config, "max_position_embeddings", None)
+    if decoder_only and limit is not None:  # T5's relative positions have no hard limit
+        for length, name in zip(text.attention_mask.sum(dim=1).tolist(), list(ids) or list(prompts), strict=True):
+            if queries + length + settings.max_new_tokens > limit:
+                raise BadInputError(
+                    f"sample {name[:60]}: prompt of {length} tokens: with {queries} queries and "
+                    f"{settings.max_new_tokens} new tokens it exceeds the model's {limit} positions"
+                )
+    image_ids = torch.full((len(prompts), queries), backend.image_token_id, dtype=torch.long)
+    input_ids = torch.cat([image_ids, text.input_ids], dim=1).to(backend.device)
+    attention = torch.cat([torch.ones_like(image_ids), text.attention_mask], dim=1).to(backend.device)
+    embeds = backend.model.get_input_embeddings()(input_ids)
+    mask = (input_ids == backend.image_token_id).unsqueeze(-1)
+    embeds = embeds.masked_scatter(mask, features.to(embeds.device, embeds.dtype))
+    with warnings.catch_warnings():
+        # transformers warns that a penalty then sees the new tokens only: LAVIS's behaviour, meant.
+        warnings.filterwarnings("ignore", message=".*repetition_penalty.*inputs_embeds", category=UserWarning)
+        output_ids = backend.model.language_model.generate(
+            inputs_embeds=embeds, attention_mask=attention, **backend._generation_kwargs(settings)
+        )
+    # From embeddings alone, decoder-only models return new tokens only: no prompt to strip.
+    return [t.strip() for t in backend.tokenizer.batch_decode(output_ids, skip_special_tokens=True)]

@@ -22,7 +22,6 @@ runs as a plugin copied into any `backend_dirs` folder (tests/integration/test_i
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,8 @@ from blip2_bench.backends._hf import (
     check_loading_info,
     check_quantized_answers,
     device_name,
+    generate_after_queries,
+    generation_kwargs,
     hf_identity,
     image_processing_record,
     is_local_model,
@@ -274,50 +275,11 @@ class HfInstructBlipBackend(GenerationBackend):
     ) -> list[str]:
         """Generate for prompts whose images' vision outputs are rows of `image_embeds` (same order)."""
         features = self.instruction_features(image_embeds, prompts)
-        text = self.tokenizer(list(prompts), padding=True, return_tensors="pt")
-        self._check_fits(text.attention_mask.sum(dim=1).tolist(), list(ids) or list(prompts), settings)
-        n = len(prompts)
-        # [query tokens][padding][prompt], as InstructBlipProcessor and LAVIS lay the input out.
-        image_ids = torch.full((n, self.num_query_tokens), self.image_token_id, dtype=torch.long)
-        input_ids = torch.cat([image_ids, text.input_ids], dim=1).to(self.device)
-        attention = torch.cat([torch.ones_like(image_ids), text.attention_mask], dim=1).to(self.device)
-        embeds = self.model.get_input_embeddings()(input_ids)
-        mask = (input_ids == self.image_token_id).unsqueeze(-1)
-        embeds = embeds.masked_scatter(mask, features.to(embeds.device, embeds.dtype))
-        with warnings.catch_warnings():
-            # transformers warns that a penalty then sees the new tokens only: LAVIS's behaviour, meant.
-            warnings.filterwarnings("ignore", message=".*repetition_penalty.*inputs_embeds", category=UserWarning)
-            output_ids = self.model.language_model.generate(
-                inputs_embeds=embeds, attention_mask=attention, **self._generation_kwargs(settings)
-            )
-        # From embeddings alone, decoder-only models return new tokens only: no prompt to strip.
-        return [t.strip() for t in self.tokenizer.batch_decode(output_ids, skip_special_tokens=True)]
-
-    def _check_fits(self, lengths: list[int], names: Sequence[str], settings: GenerationSettings) -> None:
-        """A decoder-only LM has a fixed number of positions: queries + prompt + new tokens must fit."""
-        limit = getattr(self.model.config.text_config, "max_position_embeddings", None)
-        if not self.is_decoder_only or limit is None:
-            return  # T5's relative positions have no hard limit
-        for length, name in zip(lengths, names, strict=True):
-            if self.num_query_tokens + length + settings.max_new_tokens > limit:
-                raise BadInputError(
-                    f"sample {name[:60]}: prompt of {length} tokens: with {self.num_query_tokens} queries and "
-                    f"{settings.max_new_tokens} new tokens it exceeds the model's {limit} positions"
-                )
+        return generate_after_queries(self, features, prompts, settings, ids, decoder_only=self.is_decoder_only)
 
     def _generation_kwargs(self, settings: GenerationSettings) -> dict[str, Any]:
-        return {
-            "do_sample": False,
-            "num_beams": settings.num_beams,
-            # Always in new tokens: HF's max_length/min_length would count the prompt and queries.
-            "max_new_tokens": settings.max_new_tokens,
-            "min_new_tokens": settings.min_new_tokens,
-            "length_penalty": settings.length_penalty,
-            "repetition_penalty": settings.repetition_penalty,
-            # LAVIS stops both LLMs at EOS (no newline stop, unlike blip2_opt).
-            "eos_token_id": self.tokenizer.eos_token_id,
-            "pad_token_id": self.tokenizer.pad_token_id,
-        }
+        # LAVIS stops both LLMs at EOS (no newline stop, unlike blip2_opt).
+        return generation_kwargs(settings, self.tokenizer.pad_token_id, self.tokenizer.eos_token_id)
 
     def generate(self, requests: Sequence[GenerationRequest], images: Mapping[str, Image.Image]) -> list[str]:
         settings = {r.settings for r in requests}
