@@ -1,6 +1,7 @@
 """Print the wall time of `blip2-bench score coco_caption --spice off` against plain pycocoevalcap.
 
 Usage: python benchmarks/caption_scoring.py [--images 5000] [--refs 5] [--repeats 3] [--seed 0] [--serial-too]
+       [--scorers-only]
 
 Builds a COCO-format annotation file (images x refs raw human-style captions) and a results
 file of generated-looking captions, then times, each as a fresh process (so each pays its own
@@ -8,7 +9,10 @@ JVM start-ups, as a user does), alternating: ours, and benchmarks/_official_capt
 (PTBTokenizer twice, then Bleu(4), Meteor, Rouge, Cider one after the other); with --serial-too
 also ours with METEOR waited for before the other scorers run (what parallel METEOR saves).
 Prints min and median wall seconds, the ratios of medians, and the largest score difference
-(expected 0). Nothing here asserts a target.
+(expected 0). Then, in this process on the same PTB-tokenized captions, it times the n-gram
+scorers alone, alternating: blip2-bench's numpy BLEU-1..4 + ROUGE-L + CIDEr-D against
+pycocoevalcap's Bleu(4), Rouge and Cider classes, and checks the values are equal (==, corpus
+and per image). Nothing here asserts a target.
 """
 
 from __future__ import annotations
@@ -73,6 +77,69 @@ def _timed(cmd: list[str]) -> float:
     return seconds
 
 
+def _ngram_scorers(gt: Path, pred: Path, repeats: int) -> None:
+    """Time BLEU + ROUGE-L + CIDEr-D, ours against pycocoevalcap's classes, on one tokenization."""
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+
+    from blip2_bench.data.coco_captions import read_coco_caption_file
+    from blip2_bench.metrics.bleu_cider import bleu_scores, bleu_statistics, cider_d, ngram_table
+    from blip2_bench.metrics.captions import tokenize
+    from blip2_bench.metrics.rouge_l import rouge_l
+
+    refs = read_coco_caption_file(gt, "annotations").refs
+    preds = {int(p["image_id"]): p["caption"] for p in json.loads(pred.read_text())}
+    gts, res, _ = tokenize(refs, preds)
+    ids = list(gts)
+
+    ref_lists, candidates = [gts[i] for i in ids], [res[i][0] for i in ids]
+
+    def ours_bleu_cider() -> list:
+        table = ngram_table(ref_lists, candidates)
+        cider, cider_per_image = cider_d(table)
+        return [bleu_scores(bleu_statistics(table)), (cider, list(cider_per_image))]
+
+    def official_bleu_cider() -> list:
+        cider, cider_per_image = Cider().compute_score(gts, res)
+        return [Bleu(4).compute_score(gts, res, verbose=0), (cider, list(cider_per_image))]
+
+    def ours_rouge() -> tuple:
+        rouge, per_image = rouge_l(ref_lists, candidates)
+        return rouge, list(per_image)
+
+    def official_rouge() -> tuple:
+        rouge, per_image = Rouge().compute_score(gts, res)
+        return rouge, list(per_image)
+
+    runs = {
+        "BLEU-1..4 + CIDEr-D": (ours_bleu_cider, official_bleu_cider),
+        "ROUGE-L": (ours_rouge, official_rouge),
+    }
+    times = {(metric, side): [] for metric in runs for side in ("ours", "official")}
+    same = {}
+    for _ in range(repeats):
+        for metric, pair in runs.items():
+            values = []
+            for side, run in zip(("ours", "official"), pair, strict=True):
+                started = time.perf_counter()
+                values.append(run())
+                times[metric, side].append(time.perf_counter() - started)
+            same[metric] = values[0] == values[1]
+    print("n-gram scorers on the same PTB tokens, in this process (alternating):")
+    for metric in runs:
+        ours, official = times[metric, "ours"], times[metric, "official"]
+        ratio = statistics.median(official) / statistics.median(ours)
+        print(
+            f"  {metric:<20} blip2-bench min {min(ours):5.2f} s median {statistics.median(ours):5.2f} s | "
+            f"pycocoevalcap min {min(official):5.2f} s median {statistics.median(official):5.2f} s | "
+            f"{ratio:5.1f}x | values identical (corpus, per image): {same[metric]}"
+        )
+    ours_total = statistics.median([sum(t) for t in zip(*(times[m, "ours"] for m in runs), strict=True)])
+    official_total = statistics.median([sum(t) for t in zip(*(times[m, "official"] for m in runs), strict=True)])
+    print(f"  {'all three':<20} {official_total / ours_total:.1f}x (medians of the summed times)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=5000)
@@ -80,10 +147,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--serial-too", action="store_true", help="also time ours with METEOR not in parallel")
+    parser.add_argument("--scorers-only", action="store_true", help="time only the in-process n-gram scorers")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="caption-bench-") as tmp:
         root = Path(tmp)
         gt, pred = write_files(root, args.images, args.refs, args.seed)
+        _ngram_scorers(gt, pred, args.repeats)
+        if args.scorers_only:
+            return
         out = {name: root / f"{name}.json" for name in ("ours", "official", "serial")}
         score = ["score", "coco_caption", "--annotations", str(gt), "--predictions", str(pred), "--spice", "off"]
         commands = {

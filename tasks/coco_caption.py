@@ -103,9 +103,11 @@ class CocoCaptionTask(CaptionTask):
     def score(self, samples: Sequence[CaptionSample], predictions: Mapping[str, str]) -> TaskScores:
         refs, preds, note = self._scored(samples, predictions)
         stats: dict[str, Any] = {}
-        scores = coco_caption_scores(refs, preds, self.options.spice, note, stats_out=stats)
+        scores = coco_caption_scores(
+            refs, preds, self.options.spice, note, stats_out=stats, scorers=self.options.scorers
+        )
         records = self._records(samples, predictions, scores["per_image"], stats)
-        return TaskScores(scores, records, paper_table(scores), metric_impl(scores))
+        return TaskScores(scores, records, paper_table(scores), metric_impl(scores, self.options.scorers))
 
     def exports(self, samples: Sequence[CaptionSample], predictions: Mapping[str, str]) -> dict[str, Any]:
         return {f"coco_karpathy_{self.options.split}_results.json": self._results_file(samples, predictions)}

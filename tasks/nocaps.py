@@ -85,9 +85,18 @@ class NocapsTask(CaptionTask):
         refs, preds, note = self._scored(samples, predictions)
         domains = {s.image_id: s.domain or "" for s in samples}
         stats: dict[str, Any] = {}
-        scores = nocaps_scores(refs, preds, domains, self.options.df, self.options.spice, note, stats_out=stats)
+        scores = nocaps_scores(
+            refs,
+            preds,
+            domains,
+            self.options.df,
+            self.options.spice,
+            note,
+            stats_out=stats,
+            scorers=self.options.scorers,
+        )
         records = self._records(samples, predictions, scores["per_image"], stats)
-        return TaskScores(scores, records, nocaps_table(scores), metric_impl(scores))
+        return TaskScores(scores, records, nocaps_table(scores), metric_impl(scores, self.options.scorers))
 
     def exports(self, samples: Sequence[CaptionSample], predictions: Mapping[str, str]) -> dict[str, Any]:
         # What the NoCaps evaluation server takes: one {"image_id", "caption"} per image of the split.

@@ -53,6 +53,7 @@ def itc_similarity(
     inputs' device.
     """
     import torch  # lazy: scoring a file needs numpy only
+
     if image_feats.ndim != 3 or text_feats.ndim != 2 or image_feats.shape[2] != text_feats.shape[1]:
         raise ValueError(
             f"expected image features (n_img, Q, D) and text features (n_txt, D), "
@@ -80,6 +81,7 @@ def _stable_topk(rows: torch.Tensor, k: int) -> torch.Tensor:
     that matters (more tied values than slots left) are redone with a stable full sort.
     """
     import torch  # lazy: scoring a file needs numpy only
+
     values, idx = torch.topk(rows, k, dim=1)
     kth = values[:, -1:]
     ambiguous = (rows >= kth).sum(dim=1, dtype=torch.int32) > k  # more values tie at the k-th place than fit
@@ -93,6 +95,7 @@ def _stable_topk(rows: torch.Tensor, k: int) -> torch.Tensor:
 
 def _topk_rows(matrix: torch.Tensor, k: int) -> torch.Tensor:
     import torch  # lazy: scoring a file needs numpy only
+
     n_rows, n_cols = matrix.shape
     step = max(1, _BLOCK_ELEMENTS // 4 // max(1, n_cols))
     parts = [_stable_topk(matrix[r0 : r0 + step].contiguous(), k) for r0 in range(0, n_rows, step)]
@@ -106,6 +109,7 @@ def rerank_candidates(sim: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Te
     similarity, ties lower index first (see `_stable_topk`); indices are int64 on CPU.
     """
     import torch  # lazy: scoring a file needs numpy only
+
     if sim.ndim != 2:
         raise ValueError(f"similarity matrix must be 2-D, got shape {tuple(sim.shape)}")
     if k < 1:
@@ -125,6 +129,7 @@ def candidate_pairs(i2t_idx: torch.Tensor, t2i_idx: torch.Tensor) -> torch.Tenso
     sort groups each image's pairs, so a batch of consecutive pairs shares few images.
     """
     import torch  # lazy: scoring a file needs numpy only
+
     n_img, n_txt = i2t_idx.shape[0], t2i_idx.shape[0]
     i2t_idx, t2i_idx = i2t_idx.cpu().long(), t2i_idx.cpu().long()
     codes_i2t = torch.arange(n_img).repeat_interleave(i2t_idx.shape[1]) * n_txt + i2t_idx.reshape(-1)
@@ -143,6 +148,7 @@ def assemble_reranked(
     its own direction's candidates, as in `compute_sim_matrix`.
     """
     import torch  # lazy: scoring a file needs numpy only
+
     sim = sim.detach().cpu().to(torch.float32)
     n_img, n_txt = sim.shape
     if i2t_idx.shape[0] != n_img or t2i_idx.shape[0] != n_txt:

@@ -17,7 +17,7 @@ from ..data.json_files import read_keyed_results
 from ..data.nocaps import domains_of
 from ..errors import BadInputError
 from ..files import atomic_write_json
-from ..metrics.captions import DF_MODES, DOMAINS, METRIC_KEYS, evaluate_by_domain, evaluate_captions
+from ..metrics.captions import DF_MODES, DOMAINS, METRIC_KEYS, SCORERS, evaluate_by_domain, evaluate_captions
 from ..metrics.spice import SPICE_MODES, find_java, java_version
 
 
@@ -67,13 +67,14 @@ def coco_caption_scores(
     spice: str,
     note: str | None = None,
     stats_out: dict[str, Any] | None = None,
+    scorers: str = "numpy",
 ) -> dict[str, Any]:
     """COCOEvalCap.eval's keys and scale, plus per_image, not_computed and note.
 
     `stats_out`, when given, receives each image's corpus-metric sufficient statistics keyed by
     str(image_id) (for samples/<task>.jsonl: the report's bootstrap needs them; results.json does not).
     """
-    result = evaluate_captions(refs, predictions, spice=spice)
+    result = evaluate_captions(refs, predictions, spice=spice, scorers=scorers)
     if stats_out is not None:
         stats_out.update({str(i): v for i, v in result.stats.items()})
     return _with_notes(result.to_json(), [n for n in [note, *result.notes] if n])
@@ -87,24 +88,28 @@ def nocaps_scores(
     spice: str,
     note: str | None = None,
     stats_out: dict[str, Any] | None = None,
+    scorers: str = "numpy",
 ) -> dict[str, Any]:
     """{"in-domain", "near-domain", "out-domain", "entire"} -> metrics, plus df, per_image, notes.
 
     `stats_out`: as coco_caption_scores (plus each image's CIDEr-D of the one pass over all images).
     """
-    result = evaluate_by_domain(refs, predictions, domains, df=df, spice=spice)
+    result = evaluate_by_domain(refs, predictions, domains, df=df, spice=spice, scorers=scorers)
     if stats_out is not None:
         stats_out.update({str(i): v for i, v in result.stats.items()})
     return _with_notes(result.to_json(), [n for n in [note, *result.notes] if n])
 
 
-def metric_impl(scores: Mapping[str, Any]) -> str:
+def metric_impl(scores: Mapping[str, Any], scorers: str = "numpy") -> str:
     spice = "SPICE 1.0" if "SPICE" in scores or "SPICE" in scores.get("entire", {}) else "no SPICE"
     java = find_java()
-    return (
-        f"pycocoevalcap {importlib.metadata.version('pycocoevalcap')} scorers (PTB tokenizer once, BLEU, "
-        f"METEOR 1.5, ROUGE-L, CIDEr-D, {spice}); java {java_version(java)}"
+    version = importlib.metadata.version("pycocoevalcap")
+    ngram = (
+        f"BLEU, ROUGE-L, CIDEr-D by blip2-bench's numpy scorers (pycocoevalcap {version}'s arithmetic, same bits)"
+        if scorers == "numpy"
+        else f"BLEU, ROUGE-L, CIDEr-D by pycocoevalcap {version}'s classes"
     )
+    return f"COCOEvalCap protocol (PTB tokenizer once, {ngram}, METEOR 1.5, {spice}); java {java_version(java)}"
 
 
 def paper_table(scores: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
@@ -140,6 +145,12 @@ def _parser(prog: str, annotations_help: str) -> argparse.ArgumentParser:
     parser.add_argument("--predictions", type=Path, required=True, help='[{"image_id": int, "caption": str}]')
     parser.add_argument("--allow-partial", action="store_true", help="score only the images with a caption")
     parser.add_argument("--spice", choices=SPICE_MODES, default="auto", help="auto: SPICE when it can run here")
+    parser.add_argument(
+        "--scorers",
+        choices=SCORERS,
+        default="numpy",
+        help="who computes BLEU, ROUGE-L and CIDEr-D: numpy (fast, same bits) or pycocoevalcap's own classes",
+    )
     parser.add_argument("--json", type=Path, help="write the scores here")
     return parser
 
@@ -154,7 +165,7 @@ def coco_caption_main(argv: list[str]) -> int:
     gt = read_coco_caption_file(args.annotations, "annotation file")
     predictions = read_predictions(args.predictions)
     note = coverage_note(list(gt.refs), predictions, str(args.predictions), args.allow_partial)
-    out = coco_caption_scores(gt.refs, predictions, args.spice, note)
+    out = coco_caption_scores(gt.refs, predictions, args.spice, note, scorers=args.scorers)
     _print({"score": out}, out)
     if args.json:
         atomic_write_json(args.json, out)
@@ -175,7 +186,7 @@ def nocaps_main(argv: list[str]) -> int:
     domains = domains_of(gt)
     predictions = read_predictions(args.predictions)
     note = coverage_note(list(gt.refs), predictions, str(args.predictions), args.allow_partial)
-    out = nocaps_scores(gt.refs, predictions, domains, args.df, args.spice, note)
+    out = nocaps_scores(gt.refs, predictions, domains, args.df, args.spice, note, scorers=args.scorers)
     print(f"NoCaps (document frequencies: {args.df})")
     _print({k: out[k] for k in (*DOMAINS, "entire") if k in out}, out)
     if args.json:

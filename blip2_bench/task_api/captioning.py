@@ -22,6 +22,7 @@ from typing import Any
 from ..data.coco_captions import CaptionSample
 from ..data.locate import find_in_root
 from ..errors import BadInputError
+from ..metrics.captions import SCORERS
 from ..metrics.spice import SPICE_MODES, find_java
 from ..scoring.captions import coverage_note
 from ..types import GenerationRequest, GenerationSettings, ModelTraits
@@ -52,10 +53,14 @@ class CaptionProtocolOptions:
     length_penalty: float = 1.0
     spice: str = "auto"
     """auto: SPICE when its jars and a suitable Java are present (else "not computed" + reason); off."""
+    scorers: str = "numpy"
+    """Who computes BLEU, ROUGE-L, CIDEr-D: numpy (fast, pycocoevalcap's bits) or pycocoevalcap."""
 
     def __post_init__(self) -> None:
         if self.spice not in SPICE_MODES:
             raise BadInputError(f"spice must be one of {SPICE_MODES}, got {self.spice!r}")
+        if self.scorers not in SCORERS:
+            raise BadInputError(f"scorers must be one of {SCORERS}, got {self.scorers!r}")
         if not 0 <= self.min_new_tokens <= self.max_new_tokens or self.num_beams < 1:
             raise BadInputError("need num_beams >= 1 and 0 <= min_new_tokens <= max_new_tokens")
 

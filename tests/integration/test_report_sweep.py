@@ -14,8 +14,13 @@ from blip2_bench.report.cli import check_main, report_main
 def sweep(tiny_models, vqa_fixture_master, tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep")
     for family in ("opt", "t5"):
-        args = [f"backend=tiny-{family}", f"backend.model={tiny_models[family]}",
-                f"data_root={vqa_fixture_master.root}", "task=[vqav2]", f"hydra.run.dir={root / family}"]
+        args = [
+            f"backend=tiny-{family}",
+            f"backend.model={tiny_models[family]}",
+            f"data_root={vqa_fixture_master.root}",
+            "task=[vqav2]",
+            f"hydra.run.dir={root / family}",
+        ]
         assert main(args) == 0
     return root
 

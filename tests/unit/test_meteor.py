@@ -73,21 +73,27 @@ def test_parallel_scores_are_the_serial_ones_bit_for_bit():
     assert serial.scores["METEOR"] == _shared_meteor().compute_score(TRICKY_GTS, TRICKY_RES)[0]
 
 
-def test_the_python_scorers_do_not_wait_for_meteor(monkeypatch):
+@pytest.mark.parametrize("scorers", captions.SCORERS)
+def test_the_python_scorers_do_not_wait_for_meteor(monkeypatch, scorers):
     # Hold the METEOR worker until CIDEr (the last Python scorer) starts: a scorer that waited for
     # METEOR would only see the gate time out.
     gate, opened_by_cider = threading.Event(), []
     worker = meteor._get_worker()
     held = worker.submit(lambda: gate.wait(timeout=5))
 
+    def opening(score):
+        opened_by_cider.append(not held.done())
+        gate.set()
+        return score
+
     class GateCider(captions.Cider):
         def compute_score(self, gts, res):
-            opened_by_cider.append(not held.done())
-            gate.set()
-            return super().compute_score(gts, res)
+            return opening(super().compute_score(gts, res))
 
+    numpy_cider = captions.cider_d
     monkeypatch.setattr(captions, "Cider", GateCider)
-    score_tokenized(TRICKY_GTS, TRICKY_RES, list(TRICKY_GTS))
+    monkeypatch.setattr(captions, "cider_d", lambda table: opening(numpy_cider(table)))
+    score_tokenized(TRICKY_GTS, TRICKY_RES, list(TRICKY_GTS), scorers=scorers)
     assert opened_by_cider == [True] and held.result() is True
 
 

@@ -58,8 +58,11 @@ def test_diff_command_prints_only_the_diff(tmp_path, scores, capsys):
 
 @pytest.mark.parametrize(
     ("change", "reason"),
-    [({"sample_set": "s2"}, "sample_set differs"), ({"version": 2}, "version differs"),
-     ({"n_predicted": N - 1}, "n_predicted differs")],
+    [
+        ({"sample_set": "s2"}, "sample_set differs"),
+        ({"version": 2}, "version differs"),
+        ({"n_predicted": N - 1}, "n_predicted differs"),
+    ],
 )
 def test_report_refuses_runs_on_other_samples_or_task_versions(tmp_path, scores, capsys, change, reason):
     a = vqa_run(tmp_path / "a", scores)
@@ -89,8 +92,11 @@ def test_unfinished_or_malformed_runs_are_unusable_input_naming_the_file(tmp_pat
 def test_cells_paired_lines_and_holm_with_three_pairings(tmp_path, scores):
     rng = np.random.default_rng(9)
     better = np.where(rng.random(N) < 0.3, 100.0, scores)
-    runs = [vqa_run(tmp_path / "a", scores), vqa_run(tmp_path / "b", better, backend="pairing-b"),
-            vqa_run(tmp_path / "c", scores, backend="pairing-c")]
+    runs = [
+        vqa_run(tmp_path / "a", scores),
+        vqa_run(tmp_path / "b", better, backend="pairing-b"),
+        vqa_run(tmp_path / "c", scores, backend="pairing-c"),
+    ]
     report = build_report(find_runs(runs), resamples=800)
     (task,) = report.tasks
     assert task.cells["pairing-a"]["accuracy"].value == pytest.approx(np.mean(scores))
@@ -124,8 +130,9 @@ def test_published_numbers_match_only_the_same_checkpoint_and_protocol(tmp_path,
 
 
 def test_opt_with_the_t5_prompt_matches_lavis_not_the_paper(tmp_path, scores):
-    results, records = vqa_results(scores, scorer="lavis", backend="opt", model="Salesforce/blip2-opt-2.7b",
-                                   prompt="Question: {} Short answer:")
+    results, records = vqa_results(
+        scores, scorer="lavis", backend="opt", model="Salesforce/blip2-opt-2.7b", prompt="Question: {} Short answer:"
+    )
     results["tasks"]["vqav2"]["n_predicted"] = 214354
     run = write_run(tmp_path / "r", results, {"vqav2": records})
     (task,) = build_report(find_runs([run]), resamples=0).tasks
@@ -144,14 +151,19 @@ def test_bar_heights_and_error_bars_read_back_from_the_figure(tmp_path, scores):
     for label in ("pairing-a", "pairing-b"):
         assert bars[label] == pytest.approx([task.cells[label][k].value for k in data["metrics"]])
     spans = data["errorbars"]
-    expected = [[task.cells[lab][k].ci.lo, task.cells[lab][k].ci.hi] for lab in ("pairing-a", "pairing-b")
-                for k in data["metrics"]]
+    expected = [
+        [task.cells[lab][k].ci.lo, task.cells[lab][k].ci.hi]
+        for lab in ("pairing-a", "pairing-b")
+        for k in data["metrics"]
+    ]
     assert np.allclose(np.array(spans), np.array(expected), rtol=0, atol=1e-9)
 
 
 def test_report_writes_every_output_self_contained(tmp_path, scores, capsys):
-    runs = [vqa_run(tmp_path / "sweep" / "a", scores), vqa_run(tmp_path / "sweep" / "b", scores[::-1].copy(),
-                                                                backend="pairing-b")]
+    runs = [
+        vqa_run(tmp_path / "sweep" / "a", scores),
+        vqa_run(tmp_path / "sweep" / "b", scores[::-1].copy(), backend="pairing-b"),
+    ]
     assert report_main([str(tmp_path / "sweep"), "--resamples", "200"]) == 0
     out = tmp_path / "sweep" / "report"
     printed = capsys.readouterr().out
@@ -182,8 +194,9 @@ def test_the_sweep_callback_writes_the_report_of_the_sweep(tmp_path, scores):
 def test_published_vs_measured_chart_draws_both_values(tmp_path, scores):
     from blip2_bench.report.plots import published_chart
 
-    results, records = vqa_results(scores, scorer="lavis", backend="t5xl", model="Salesforce/blip2-flan-t5-xl",
-                                   family="t5")
+    results, records = vqa_results(
+        scores, scorer="lavis", backend="t5xl", model="Salesforce/blip2-flan-t5-xl", family="t5"
+    )
     results["tasks"]["vqav2"]["n_predicted"] = 214354
     report = build_report(find_runs([write_run(tmp_path / "r", results, {"vqav2": records})]), resamples=0)
     png, data = published_chart(report)
