@@ -23,6 +23,7 @@ DTYPE_CHOICES = ("auto", *DTYPES)
 # opt: decoder-only LLM; t5: encoder-decoder LLM; itm: retrieval model (no LLM).
 FAMILIES = ("opt", "t5", "itm")
 QUANTIZATION = ("none", "8bit", "4bit")
+ATTENTION = ("auto", "sdpa", "eager")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -47,6 +48,10 @@ class HfBlip2Options(BackendOptions):
     """Load a checkpoint that lacks weights the model needs (they are random-initialised)."""
     quantization: str = "none"
     """none, 8bit or 4bit: low-memory loading through bitsandbytes (CUDA only), e.g. for 24 GB cards."""
+    attention: str = "auto"
+    """Attention kernels: auto (transformers' choice, SDPA where a part supports it), sdpa or eager."""
+    compile: bool = False
+    """torch.compile the vision encoder (fixed input size, so one graph per batch shape); for GPUs."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -61,6 +66,8 @@ class HfBlip2Options(BackendOptions):
             )
         if self.quantization not in QUANTIZATION:
             raise BadInputError(f"backend.quantization must be one of {QUANTIZATION}, got {self.quantization!r}")
+        if self.attention not in ATTENTION:
+            raise BadInputError(f"backend.attention must be one of {ATTENTION}, got {self.attention!r}")
         if not _DEVICE.match(self.device):
             raise BadInputError(f"backend.device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
         if self.image_size < 1:
@@ -189,6 +196,34 @@ def quantization_kwargs(options: HfBlip2Options, dtype: torch.dtype) -> dict[str
     return {"quantization_config": config, "device_map": {"": resolve_device(options.device).index or 0}}
 
 
+def load_kwargs(options: HfBlip2Options, dtype: torch.dtype) -> dict[str, Any]:
+    """from_pretrained arguments from the options: precision, attention kernels, quantization."""
+    kwargs: dict[str, Any] = {"dtype": dtype, "output_loading_info": True}
+    if options.attention != "auto":
+        kwargs["attn_implementation"] = options.attention
+    return {**kwargs, **quantization_kwargs(options, dtype)}
+
+
+def place(model: Any, options: HfBlip2Options, device: torch.device) -> Any:
+    """The loaded model on its device, in eval mode, its vision encoder compiled when asked."""
+    if options.quantization == "none":  # quantized weights were placed while loading
+        model = model.to(device)
+    model.eval()
+    if options.compile:
+        model.vision_model.compile()  # in place: parameter names (and fingerprints) stay as loaded
+    return model
+
+
+def attention_record(model: Any) -> dict[str, str | None]:
+    """The attention implementation each part really runs (transformers may fall back to eager)."""
+    parts = ("vision_model", "qformer", "language_model", "text_encoder")
+    return {
+        part: getattr(getattr(getattr(model, part), "config", None), "_attn_implementation", None)
+        for part in parts
+        if hasattr(model, part)
+    }
+
+
 def hf_identity(options: HfBlip2Options, dtype: torch.dtype) -> dict[str, Any]:
     """The identity both HF backends give the journal: weights, precision, device type, input size."""
     return {
@@ -200,6 +235,9 @@ def hf_identity(options: HfBlip2Options, dtype: torch.dtype) -> dict[str, Any]:
         "family": options.family,
         "torchvision": torchvision_version(),
         **({"quantization": options.quantization} if options.quantization != "none" else {}),
+        # Kernels change floats, not the protocol; recorded only when chosen (older journals stay valid).
+        **({"attention": options.attention} if options.attention != "auto" else {}),
+        **({"compile": True} if options.compile else {}),
     }
 
 

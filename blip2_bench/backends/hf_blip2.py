@@ -17,6 +17,7 @@ from ..types import GenerationRequest, GenerationSettings, ModelTraits
 from ._hf import (
     DTYPES,
     HfBlip2Options,
+    attention_record,
     check_checkpoint,
     check_device,
     check_loading_info,
@@ -27,8 +28,9 @@ from ._hf import (
     hf_identity,
     image_processing_record,
     lavis_image_processor,
+    load_kwargs,
     local_checkpoint_config,
-    quantization_kwargs,
+    place,
     resolve_device,
 )
 
@@ -85,9 +87,8 @@ class HfBlip2Backend(GenerationBackend):
             check_checkpoint(config, hf_config.to_dict(), ARCHITECTURE, "a BLIP-2 generation model")
             self.processor = Blip2Processor.from_pretrained(config.model, **kwargs)
             self.processor.image_processor = lavis_image_processor(config.model, config.image_size, **kwargs)
-            quantized = quantization_kwargs(config, self.dtype)
             model, info = Blip2ForConditionalGeneration.from_pretrained(
-                config.model, dtype=self.dtype, output_loading_info=True, **kwargs, **quantized
+                config.model, **kwargs, **load_kwargs(config, self.dtype)
             )
         except (OSError, ValueError) as exc:  # missing, offline, or not a valid repo id
             raise BadInputError(
@@ -95,7 +96,7 @@ class HfBlip2Backend(GenerationBackend):
                 "(offline? pre-download them or give a local folder as backend.model)"
             ) from None
         check_loading_info(config, Blip2ForConditionalGeneration, info)
-        self.model = (model if config.quantization != "none" else model.to(self.device)).eval()
+        self.model = place(model, config, self.device)
         is_decoder_only = bool(model.config.use_decoder_only_language_model)
         if is_decoder_only != (config.family == "opt"):
             raise BadInputError(
@@ -178,6 +179,8 @@ class HfBlip2Backend(GenerationBackend):
             "num_query_tokens": self.num_query_tokens,
             "stop": "newline token (as LAVIS blip2_opt)" if self.stop_ids else "eos",
             "quantization": self.config.quantization,
+            "attention": attention_record(self.model),
+            "compiled": "vision_model" if self.config.compile else None,
             "image_processing": image_processing_record(ip),
         }
 

@@ -29,6 +29,7 @@ from ..types import ModelTraits
 from ._hf import (
     DTYPES,
     HfBlip2Options,
+    attention_record,
     check_checkpoint,
     check_device,
     check_loading_info,
@@ -36,7 +37,9 @@ from ._hf import (
     hf_identity,
     image_processing_record,
     lavis_image_processor,
+    load_kwargs,
     local_checkpoint_config,
+    place,
     resolve_device,
 )
 
@@ -105,7 +108,7 @@ class HfBlip2RetrievalBackend(RetrievalBackend):
             self.processor = Blip2Processor.from_pretrained(config.model, **kwargs)
             self.processor.image_processor = lavis_image_processor(config.model, config.image_size, **kwargs)
             model, info = Blip2ForImageTextRetrieval.from_pretrained(
-                config.model, dtype=self.dtype, output_loading_info=True, **kwargs
+                config.model, **kwargs, **load_kwargs(config, self.dtype)
             )
         except (OSError, ValueError) as exc:  # missing, offline, or not a valid repo id
             raise BadInputError(
@@ -118,7 +121,7 @@ class HfBlip2RetrievalBackend(RetrievalBackend):
         model.query_tokens.data = model.query_tokens.data.float()
         for part in ("qformer", *_FP32_PARTS):
             getattr(model, part).float()
-        self.model = model.to(self.device).eval()
+        self.model = place(model, config, self.device)
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "right"  # BERT; position ids assume it
         self.num_query_tokens = int(model.config.num_query_tokens)
@@ -243,6 +246,8 @@ class HfBlip2RetrievalBackend(RetrievalBackend):
             "batch_size": self.config.batch_size,
             "num_query_tokens": self.num_query_tokens,
             "max_text_tokens": MAX_TEXT_TOKENS,
+            "attention": attention_record(self.model),
+            "compiled": "vision_model" if self.config.compile else None,
             "image_processing": image_processing_record(ip),
         }
 

@@ -34,6 +34,7 @@ from blip2_bench.backend_api import GenerationBackend
 from blip2_bench.backends._hf import (
     DTYPES,
     HfBlip2Options,
+    attention_record,
     check_device,
     check_loading_info,
     check_quantized_answers,
@@ -44,8 +45,9 @@ from blip2_bench.backends._hf import (
     image_processing_record,
     is_local_model,
     lavis_image_processor,
+    load_kwargs,
     local_checkpoint_config,
-    quantization_kwargs,
+    place,
     resolve_device,
 )
 from blip2_bench.errors import BadInputError
@@ -186,9 +188,10 @@ class HfInstructBlipBackend(GenerationBackend):
             # the Q-Former another vocabulary's ids.
             self.tokenizer = AutoTokenizer.from_pretrained(config.model, **kwargs)
             self.image_processor = lavis_image_processor(config.model, config.image_size, **kwargs)
-            quantized = quantization_kwargs(config, self.dtype)  # 8bit/4bit: placed while loading
             model, info = InstructBlipForConditionalGeneration.from_pretrained(
-                config.model, dtype=self.dtype, output_loading_info=True, **kwargs, **quantized
+                config.model,
+                **kwargs,
+                **load_kwargs(config, self.dtype),  # 8bit/4bit: placed while loading
             )
         except (OSError, ValueError) as exc:  # missing, offline, or not a valid repo id
             raise BadInputError(
@@ -216,7 +219,7 @@ class HfInstructBlipBackend(GenerationBackend):
                 f"backend {config.name}: {config.model} has no image_token_index (a revision from before "
                 "transformers put <image> tokens in the prompt); use a current revision"
             )
-        self.model = (model if config.quantization != "none" else model.to(self.device)).eval()
+        self.model = place(model, config, self.device)
         is_decoder_only = bool(model.config.use_decoder_only_language_model)
         if is_decoder_only != (config.family == "opt"):
             raise BadInputError(
@@ -321,6 +324,8 @@ class HfInstructBlipBackend(GenerationBackend):
             "language_model": type(self.model.language_model).__name__,
             "dtype": str(self.dtype).removeprefix("torch."),
             "quantization": self.config.quantization,
+            "attention": attention_record(self.model),
+            "compiled": "vision_model" if self.config.compile else None,
             "component_dtypes": {part: dtype.removeprefix("torch.") for part, dtype in dtypes.items()},
             "device": str(self.device),
             "device_name": device_name(self.device),
