@@ -72,11 +72,20 @@ class GenerationBackend(Backend):
     protocol: ClassVar[str] = "generate"
 
     @abstractmethod
-    def generate(self, requests: Sequence[GenerationRequest], images: Mapping[str, Image.Image]) -> list[str]:
-        """One raw text per request, in order; `images` maps each request's image key to RGB pixels.
+    def generate(self, requests: Sequence[GenerationRequest], images: Mapping[str, Any]) -> list[str]:
+        """One raw text per request, in order; `images` maps each request's image key to RGB pixels
+        (a PIL image) or to what `prepare_image` made of them.
 
         Each distinct image in the batch is encoded once, however many requests use it.
         """
+
+    def prepare_image(self, image: Image.Image) -> Any:
+        """Per-image work (resize, normalize) the runner does in its decode threads, ahead of the batch.
+
+        `generate` then gets the result in place of the image, so it must accept both and give the
+        same outputs for either. Default: nothing to do ahead.
+        """
+        return image
 
 
 @dataclass(frozen=True)

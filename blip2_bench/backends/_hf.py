@@ -241,6 +241,20 @@ def hf_identity(options: HfBlip2Options, dtype: torch.dtype) -> dict[str, Any]:
     }
 
 
+def pixel_values(image_processor: Any, image: Image.Image) -> torch.Tensor:
+    """One image as the image processor makes it, (C, H, W) float32 on CPU: the same values as
+    its row of a batch call (the processor works image by image); run in the decode threads."""
+    return image_processor(image, return_tensors="pt")["pixel_values"][0]
+
+
+def pixel_batch(image_processor: Any, images: Sequence[Any], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Images, PIL or already `pixel_values`, as one batch on the device (pinned: an async copy to a GPU)."""
+    pixels = torch.stack([im if isinstance(im, torch.Tensor) else pixel_values(image_processor, im) for im in images])
+    if device.type == "cuda":
+        pixels = pixels.pin_memory()
+    return pixels.to(device, dtype, non_blocking=True)
+
+
 def lavis_image_processor(model: str, size: int, **kwargs: Any) -> Any:
     """The checkpoint's image processor on transformers' PIL backend, pinned to S x S bicubic.
 

@@ -30,6 +30,8 @@ from ._hf import (
     lavis_image_processor,
     load_kwargs,
     local_checkpoint_config,
+    pixel_batch,
+    pixel_values,
     place,
     resolve_device,
 )
@@ -120,10 +122,9 @@ class HfBlip2Backend(GenerationBackend):
 
     # --- the batch API ---------------------------------------------------------------------
     @torch.inference_mode()
-    def encode_images(self, images: Sequence[Image.Image]) -> torch.Tensor:
+    def encode_images(self, images: Sequence[Image.Image | torch.Tensor]) -> torch.Tensor:
         """Query embeddings projected into the LLM's input space: (n, num_query_tokens, hidden)."""
-        pixels = self.processor.image_processor(list(images), return_tensors="pt")["pixel_values"]
-        pixels = pixels.to(self.device, self.dtype)
+        pixels = pixel_batch(self.processor.image_processor, images, self.device, self.dtype)
         return self.model.get_image_features(pixel_values=pixels).pooler_output
 
     @torch.inference_mode()
@@ -137,7 +138,10 @@ class HfBlip2Backend(GenerationBackend):
         # LAVIS's blip2_opt stops at the newline token (stop_ids); T5 at EOS.
         return generation_kwargs(settings, self.tokenizer.pad_token_id, self.stop_ids)
 
-    def generate(self, requests: Sequence[GenerationRequest], images: Mapping[str, Image.Image]) -> list[str]:
+    def prepare_image(self, image: Image.Image) -> torch.Tensor:
+        return pixel_values(self.processor.image_processor, image)
+
+    def generate(self, requests: Sequence[GenerationRequest], images: Mapping[str, Any]) -> list[str]:
         settings = {r.settings for r in requests}
         if len(settings) != 1:
             raise ValueError("a batch must share one set of generation settings")

@@ -47,6 +47,8 @@ from blip2_bench.backends._hf import (
     lavis_image_processor,
     load_kwargs,
     local_checkpoint_config,
+    pixel_batch,
+    pixel_values,
     place,
     resolve_device,
 )
@@ -241,10 +243,9 @@ class HfInstructBlipBackend(GenerationBackend):
 
     # --- the batch API ---------------------------------------------------------------------
     @torch.inference_mode()
-    def encode_images(self, images: Sequence[Image.Image]) -> torch.Tensor:
+    def encode_images(self, images: Sequence[Image.Image | torch.Tensor]) -> torch.Tensor:
         """Vision-encoder outputs (post-layernorm patch embeddings): (n, patches + 1, vision hidden)."""
-        pixels = self.image_processor(list(images), return_tensors="pt")["pixel_values"]
-        pixels = pixels.to(self.device, self.dtype)
+        pixels = pixel_batch(self.image_processor, images, self.device, self.dtype)
         return self.model.vision_model(pixel_values=pixels, return_dict=True).last_hidden_state
 
     @torch.inference_mode()
@@ -284,7 +285,10 @@ class HfInstructBlipBackend(GenerationBackend):
         # LAVIS stops both LLMs at EOS (no newline stop, unlike blip2_opt).
         return generation_kwargs(settings, self.tokenizer.pad_token_id, self.tokenizer.eos_token_id)
 
-    def generate(self, requests: Sequence[GenerationRequest], images: Mapping[str, Image.Image]) -> list[str]:
+    def prepare_image(self, image: Image.Image) -> torch.Tensor:
+        return pixel_values(self.image_processor, image)
+
+    def generate(self, requests: Sequence[GenerationRequest], images: Mapping[str, Any]) -> list[str]:
         settings = {r.settings for r in requests}
         if len(settings) != 1:
             raise ValueError("a batch must share one set of generation settings")

@@ -57,12 +57,12 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     requests = make_workload(
         out / "images", args.images, args.per_image, settings, PROMPTS[family_of(args.arch)], seed=args.seed
     )
-    PATHS["harness"](backend, requests[: min(len(requests), args.batch_size)], args.batch_size)  # warm-up
+    PATHS["harness"](backend, requests[: min(len(requests), args.batch_size)], args.batch_size, 0)  # warm-up
     results: dict[str, Timed] = {}
     for name in args.paths:
         if backend.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        runs = [_run_path(name, backend, requests, args.batch_size) for _ in range(args.repeats)]
+        runs = [_run_path(name, backend, requests, args) for _ in range(args.repeats)]
         best = min(runs, key=lambda r: r.wall_s)
         best.stages["_median_wall_s"] = sorted(r.wall_s for r in runs)[len(runs) // 2]
         on_gpu = backend.device.type == "cuda"
@@ -77,6 +77,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             "questions_per_image": args.per_image,
             "questions": len(requests),
             "batch_size": args.batch_size,
+            "image_workers": args.image_workers,
             "num_beams": args.beams,
             "new_tokens": args.new_tokens,
             "device": str(backend.device),
@@ -114,10 +115,12 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
-def _run_path(name: str, backend: Any, requests: list[Any], batch_size: int) -> Timed:
+def _run_path(name: str, backend: Any, requests: list[Any], args: argparse.Namespace) -> Timed:
     if name == "naive":
         return PATHS[name](backend, requests)
-    return PATHS[name](backend, requests, batch_size)
+    if name == "harness":
+        return PATHS[name](backend, requests, args.batch_size, args.image_workers)
+    return PATHS[name](backend, requests, args.batch_size)
 
 
 def _device_type(device: str) -> str:
@@ -129,6 +132,7 @@ def render(figures: dict[str, Any]) -> str:
     lines = [
         f"bench: {w['arch']} ({w['dtype']} on {w['device_name'] or w['device']}), {w['questions']} questions on "
         f"{w['images']} images, batch {w['batch_size']}, {w['num_beams']} beams x {w['new_tokens']} new tokens, "
+        f"{w['image_workers']} image workers, "
         f"best of {w['repeats']}",
         "",
         "| path | wall s (min / median) | questions/s | images/s | harness speed-up | same answers | peak GPU GiB |",
@@ -164,6 +168,9 @@ def bench_main(argv: list[str]) -> int:
     parser.add_argument("--images", type=int, default=16)
     parser.add_argument("--per-image", type=int, default=5, help="questions per image (VQAv2 val: 5.3)")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument(
+        "--image-workers", type=int, default=4, help="harness decode + preprocess threads, as a run's image_workers"
+    )
     parser.add_argument("--beams", type=int, default=5)
     parser.add_argument("--new-tokens", type=int, default=10, help="generated length, pinned (min = max)")
     parser.add_argument("--device", default="auto")
@@ -176,6 +183,8 @@ def bench_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.images < 1 or args.per_image < 1 or args.batch_size < 1 or args.repeats < 1:
         parser.error("--images, --per-image, --batch-size and --repeats must be at least 1")
+    if args.image_workers < 0:
+        parser.error("--image-workers must be at least 0")
     started = time.perf_counter()
     figures = run_bench(args)
     figures["total_s"] = time.perf_counter() - started

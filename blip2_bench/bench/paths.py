@@ -1,7 +1,8 @@
 """The three timed paths over one workload: the harness, a naive loop, a batched re-encoding loop.
 
-harness:  the runner's batch plan and batch function (decode, OOM-splitting generate) on the HF
-          backend, which encodes each image once for all its questions.
+harness:  the runner's batch plan, image prefetcher (decode + the backend's prepare_image in
+          `image_workers` threads, as a run does) and batch function (OOM-splitting generate) on
+          the HF backend, which encodes each image once for all its questions.
 naive:    batch size 1, plain transformers: processor(image, prompt) and model.generate per question.
 reencode: batches of the same size, plain transformers, the image processed and encoded once per
           question (what peers do).
@@ -57,12 +58,15 @@ def _timing(obj: Any, name: str, stages: dict[str, float], stage: str, device: t
         setattr(obj, name, real)
 
 
-def run_harness(backend: Any, requests: Sequence[GenerationRequest], batch_size: int) -> Timed:
+def run_harness(backend: Any, requests: Sequence[GenerationRequest], batch_size: int, image_workers: int = 4) -> Timed:
+    """Stage times are the model thread's: work done ahead in the prefetch threads is not in them."""
     from ..runner import generation
     from ..runner.generation import GenerationExecutor
     from ..runner.plan import plan_batches
+    from ..runner.prefetch import ImagePrefetcher
 
     stages: dict[str, float] = defaultdict(float)
+    stages["load + decode images"] = 0.0  # stays 0 when the prefetch threads do it all ahead
     ctx = SimpleNamespace(run=SimpleNamespace(on_bad_image="fail"), backend=lambda: backend)
     executor = GenerationExecutor()
     outputs: dict[str, str] = {}
@@ -74,10 +78,12 @@ def run_harness(backend: Any, requests: Sequence[GenerationRequest], batch_size:
     ):
         _sync(device)
         started = time.perf_counter()
-        plan = plan_batches(requests, batch_size)
-        for batch in plan:
-            for entry in executor._run_batch([requests[i] for i in batch], ctx):  # type: ignore[arg-type]
-                outputs[entry["id"]] = entry["raw"]
+        batches = [[requests[i] for i in batch] for batch in plan_batches(requests, batch_size)]
+        prepare = backend.prepare_image if image_workers else None
+        with ImagePrefetcher(batches, range(len(batches)), image_workers, prepare=prepare) as prefetcher:
+            for k, batch in enumerate(batches):
+                for entry in executor._run_batch(batch, ctx, prefetcher.images(k)):  # type: ignore[arg-type]
+                    outputs[entry["id"]] = entry["raw"]
         _sync(device)
         wall = time.perf_counter() - started
     return Timed([outputs[r.sample_id] for r in requests], wall, dict(stages))

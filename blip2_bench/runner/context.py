@@ -15,6 +15,11 @@ from .rundir import RunDir
 
 log = logging.getLogger(__name__)
 
+# Backend options added after runs were journaled, with their defaults: keyed only when set, so a
+# run journaled before they existed still resumes (at the default it computed the same thing).
+KEYED_WHEN_SET: dict[str, Any] = {"attention": "auto", "compile": False}
+_UNSET = object()
+
 
 @dataclass
 class RunContext:
@@ -50,7 +55,9 @@ class RunContext:
         """Key of everything but the batch that decides a stage's outputs: the backend (options and
         identity, not the pairing's display name), torch/transformers versions, task and stage.
         Scoring-only task settings are not in it: changing them re-scores the same outputs."""
-        options = {k: v for k, v in asdict(self.backend_options).items() if k != "name"}
+        options = {
+            k: v for k, v in asdict(self.backend_options).items() if k != "name" and KEYED_WHEN_SET.get(k, _UNSET) != v
+        }
         versions = package_versions()
         return short_hash(
             {

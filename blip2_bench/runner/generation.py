@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 
 from ..errors import BadInputError, BenchError
 from ..images import load_rgb
@@ -53,7 +52,7 @@ def check_images_exist(task: str, requests: Sequence[GenerationRequest]) -> None
 
 
 def generate_splitting_on_oom(
-    backend: Any, requests: list[GenerationRequest], images: dict[str, Image.Image]
+    backend: Any, requests: list[GenerationRequest], images: dict[str, Any]
 ) -> tuple[list[str], bool]:
     """Generate; on a CUDA out-of-memory error halve the batch and retry (down to one request).
 
@@ -109,7 +108,10 @@ class GenerationExecutor:
         prefetcher: list[ImagePrefetcher] = []
 
         def start_prefetch(todo: list[int]) -> None:
-            prefetcher.append(ImagePrefetcher(batches, todo, ctx.run.image_workers))
+            # The backend loads here, before the threads start, when there is work to do: its
+            # prepare_image then runs beside decoding (a fully journaled run still loads nothing).
+            prepare = getattr(ctx.backend(), "prepare_image", None) if todo and ctx.run.image_workers else None
+            prefetcher.append(ImagePrefetcher(batches, todo, ctx.run.image_workers, prepare=prepare))
 
         try:
             stage = run_journaled_stage(
@@ -138,9 +140,9 @@ class GenerationExecutor:
         return self._score(p, outputs, ctx, stage.computed)
 
     def _run_batch(
-        self, requests: list[GenerationRequest], ctx: RunContext, decoding: dict[str, Future[Image.Image]] | None = None
+        self, requests: list[GenerationRequest], ctx: RunContext, decoding: dict[str, Future[Any]] | None = None
     ) -> list[dict[str, Any]]:
-        images: dict[str, Image.Image] = {}
+        images: dict[str, Any] = {}  # PIL images, or what the backend's prepare_image made of them
         skipped: list[dict[str, Any]] = []
         runnable: list[GenerationRequest] = []
         decoding = decoding or {}

@@ -90,3 +90,23 @@ def test_retrieval_backend_takes_the_attention_choice(tmp_path):
         features[attention] = backend.embed_images(images).itc
         assert backend.provenance()["attention"]["vision_model"] in {attention, "sdpa", "eager"}
     torch.testing.assert_close(features["eager"], features["auto"], atol=1e-5, rtol=1e-4)
+
+
+def test_default_kernels_keep_the_journal_keys_of_runs_from_before_the_options(tmp_path):
+    """A run journaled before backend.attention/compile existed resumes; choosing them recomputes."""
+    from dataclasses import asdict, make_dataclass
+
+    from blip2_bench.config import RunConfig
+    from blip2_bench.runner.context import RunContext
+    from blip2_bench.runner.rundir import RunDir
+
+    def key(options) -> str:
+        ctx = RunContext(RunConfig(), options, HfBlip2Backend, RunDir(tmp_path))
+        return ctx.stage_key("vqav2", "generate")
+
+    current = HfBlip2Options(name="t", model="m", family="opt")
+    older_fields = [(f, type(v), v) for f, v in asdict(current).items() if f not in ("attention", "compile")]
+    older = make_dataclass("OlderOptions", older_fields)()  # the options as they were before
+    assert key(current) == key(older)
+    assert key(HfBlip2Options(name="t", model="m", family="opt", attention="eager")) != key(current)
+    assert key(HfBlip2Options(name="t", model="m", family="opt", compile=True)) != key(current)

@@ -12,10 +12,11 @@ from blip2_bench.cli import main
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("arch", ["tiny-opt", "tiny-t5"])
-def test_bench_runs_the_harness_and_both_baselines_and_writes_the_figures(arch, tmp_path, capsys):
+@pytest.mark.parametrize("arch, workers", [("tiny-opt", "4"), ("tiny-t5", "4"), ("tiny-opt", "0")])
+def test_bench_runs_the_harness_and_both_baselines_and_writes_the_figures(arch, workers, tmp_path, capsys):
     out = tmp_path / "bench.json"
     args = ["bench", "--arch", arch, "--images", "3", "--per-image", "3", "--batch-size", "4", "--repeats", "1"]
+    args += ["--image-workers", workers]
     assert main([*args, "--new-tokens", "3", "--beams", "2", "--work", str(tmp_path / "w"), "--json", str(out)]) == 0
     figures = json.loads(out.read_text())
     assert figures["workload"]["questions"] == 9 and figures["workload"]["arch"] == arch
@@ -26,6 +27,9 @@ def test_bench_runs_the_harness_and_both_baselines_and_writes_the_figures(arch, 
         "image processing + vision + Q-Former",
         "tokenize + LLM generation + detokenize",
     }
+    # Decoding is on the model thread only without workers (with them it was done ahead, in threads).
+    assert (harness["stages_s"]["load + decode images"] > 0) == (workers == "0")
+    assert figures["workload"]["image_workers"] == int(workers)
     assert harness["harness_overhead"] is not None and harness["projected_vqav2_val_min"] > 0
     for baseline in ("naive", "reencode"):
         # The harness (features reused, batches by image) answers exactly as plain transformers does.
