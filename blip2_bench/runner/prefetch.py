@@ -11,12 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 from PIL import Image
 
 from ..images import load_rgb
-from ..types import GenerationRequest, ImageSource
+from ..types import ImageSource
+
+
+class NeedsImage(Protocol):
+    """What the prefetcher reads of a batch item: a generation request, or a retrieval gallery image."""
+
+    @property
+    def image(self) -> ImageSource: ...
+
+    @property
+    def sample_id(self) -> str: ...
 
 
 def _decode(source: ImageSource, sample_id: str, prepare: Callable[[Image.Image], Any] | None) -> Any:
@@ -29,7 +39,7 @@ class ImagePrefetcher:
 
     def __init__(
         self,
-        batches: Sequence[Sequence[GenerationRequest]],
+        batches: Sequence[Sequence[NeedsImage]],
         order: Sequence[int],
         workers: int,
         ahead: int = 2,

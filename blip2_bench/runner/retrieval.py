@@ -23,12 +23,22 @@ from ..images import load_rgb
 from ..metrics.retrieval import assemble_reranked, candidate_pairs, itc_similarity, rerank_candidates
 from ..provenance import image_content_hashes, short_hash
 from ..task_api import RetrievalTask
+from ..types import ImageSource
 from .context import RunContext
 from .outcome import TaskOutcome
 from .plan import chunks, my_share
+from .prefetch import ImagePrefetcher
 from .stage import run_journaled_stage, run_my_batches
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GalleryImage:
+    """One gallery image as the prefetcher reads it (`sample_id` labels its errors)."""
+
+    image: ImageSource
+    sample_id: str
 
 
 @dataclass
@@ -111,13 +121,21 @@ class RetrievalExecutor:
         mine: list[int] = [i for k in mine_batches for i in batches[k]]
         itc, states = [], []
 
+        gallery = [[GalleryImage(p.data.images[i], f"image {p.data.image_ids[i]}") for i in b] for b in batches]
+
         def embed(k: int) -> None:
-            images = [load_rgb(p.data.images[i], f"image {p.data.image_ids[i]}") for i in batches[k]]
+            decoding = prefetcher.images(k)
+            images = [
+                decoding[g.image.key].result() if g.image.key in decoding else load_rgb(g.image, g.sample_id)
+                for g in gallery[k]
+            ]
             out = backend.embed_images(images)
             itc.append(out.itc)
             states.append(out.state)
 
-        run_my_batches(ctx, f"{p.task.name} images", mine_batches, embed)
+        # The next batches' images decode in threads while the model embeds this one (same bits).
+        with ImagePrefetcher(gallery, mine_batches, ctx.run.image_workers) as prefetcher:
+            run_my_batches(ctx, f"{p.task.name} images", mine_batches, embed)
         my_itc = torch.cat(itc) if itc else torch.empty(0)
         full = None
         for indices, features in all_gather((mine, my_itc)):

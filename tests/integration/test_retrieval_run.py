@@ -196,3 +196,25 @@ def test_a_bare_npy_is_not_a_predictions_file(flickr_data, tmp_path, capsys):
         ]
     )
     assert rc == 2 and "a single array, not an .npz" in capsys.readouterr().err
+
+
+def test_gallery_decoding_in_threads_gives_the_scores_of_decoding_in_the_loop(tiny_itm, flickr_data, tmp_path):
+    for workers in (0, 3):
+        run_dir = tmp_path / f"w{workers}"
+        args = _args(tiny_itm, flickr_data, run_dir, "backend.batch_size=3", f"image_workers={workers}")
+        assert main(args) == 0
+    loop, threads = (np.load(tmp_path / f"w{w}" / "exports" / "flickr30k_scores.npz") for w in (0, 3))
+    assert np.array_equal(loop["i2t"], threads["i2t"]) and np.array_equal(loop["t2i"], threads["t2i"])
+
+
+def test_a_corrupt_gallery_image_names_its_file_with_decoding_in_threads(tiny_itm, flickr_data, tmp_path, capsys):
+    import shutil
+
+    data = shutil.copytree(flickr_data, tmp_path / "data")  # the fixture is shared: break a copy
+    broken = sorted(data.rglob("*.jpg"))[5]
+    broken.write_bytes(b"not a jpeg")
+    args = _args(tiny_itm, data, tmp_path / "run", "backend.batch_size=3", "image_workers=3")
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    error = [line for line in (captured.out + captured.err).splitlines() if "error" in line.lower()]
+    assert error and broken.name in error[-1], error
