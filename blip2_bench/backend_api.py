@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
@@ -18,6 +18,14 @@ from PIL import Image
 
 from .errors import BadInputError
 from .types import GenerationRequest, ModelTraits
+
+KEYED_WHEN_SET = "blip2_bench.keyed_when_set"
+
+
+def added_option(default: Any) -> Any:
+    """An options field added after runs were journaled: at its default it stays out of the
+    journal's stage key, so a run journaled before it existed (computed as the default) resumes."""
+    return field(default=default, metadata={KEYED_WHEN_SET: True})
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from ..backend_api import BackendOptions
+from ..backend_api import BackendOptions, added_option
 from ..errors import BadInputError, BenchError
 from ..provenance import weights_identity
 
@@ -48,9 +48,9 @@ class HfBlip2Options(BackendOptions):
     """Load a checkpoint that lacks weights the model needs (they are random-initialised)."""
     quantization: str = "none"
     """none, 8bit or 4bit: low-memory loading through bitsandbytes (CUDA only), e.g. for 24 GB cards."""
-    attention: str = "auto"
+    attention: str = added_option("auto")
     """Attention kernels: auto (transformers' choice, SDPA where a part supports it), sdpa or eager."""
-    compile: bool = False
+    compile: bool = added_option(False)
     """torch.compile the vision encoder (fixed input size, so one graph per batch shape); for GPUs."""
 
     def __post_init__(self) -> None:
@@ -214,14 +214,16 @@ def place(model: Any, options: HfBlip2Options, device: torch.device) -> Any:
     return model
 
 
-def attention_record(model: Any) -> dict[str, str | None]:
-    """The attention implementation each part really runs (transformers may fall back to eager)."""
+def kernels_record(model: Any, options: HfBlip2Options) -> dict[str, Any]:
+    """The attention implementation each part really runs (transformers may fall back to eager),
+    and what was compiled."""
     parts = ("vision_model", "qformer", "language_model", "text_encoder")
-    return {
+    attention = {
         part: getattr(getattr(getattr(model, part), "config", None), "_attn_implementation", None)
         for part in parts
         if hasattr(model, part)
     }
+    return {"attention": attention, "compiled": "vision_model" if options.compile else None}
 
 
 def hf_identity(options: HfBlip2Options, dtype: torch.dtype) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from ..types import GenerationRequest, GenerationSettings, ModelTraits
 from ._hf import (
     DTYPES,
     HfBlip2Options,
-    attention_record,
     check_checkpoint,
     check_device,
     check_loading_info,
@@ -27,6 +26,7 @@ from ._hf import (
     generation_kwargs,
     hf_identity,
     image_processing_record,
+    kernels_record,
     lavis_image_processor,
     load_kwargs,
     local_checkpoint_config,
@@ -183,8 +183,7 @@ class HfBlip2Backend(GenerationBackend):
             "num_query_tokens": self.num_query_tokens,
             "stop": "newline token (as LAVIS blip2_opt)" if self.stop_ids else "eos",
             "quantization": self.config.quantization,
-            "attention": attention_record(self.model),
-            "compiled": "vision_model" if self.config.compile else None,
+            **kernels_record(self.model, self.config),
             "image_processing": image_processing_record(ip),
         }
 

@@ -29,13 +29,13 @@ from ..types import ModelTraits
 from ._hf import (
     DTYPES,
     HfBlip2Options,
-    attention_record,
     check_checkpoint,
     check_device,
     check_loading_info,
     device_name,
     hf_identity,
     image_processing_record,
+    kernels_record,
     lavis_image_processor,
     load_kwargs,
     local_checkpoint_config,
@@ -246,8 +246,7 @@ class HfBlip2RetrievalBackend(RetrievalBackend):
             "batch_size": self.config.batch_size,
             "num_query_tokens": self.num_query_tokens,
             "max_text_tokens": MAX_TEXT_TOKENS,
-            "attention": attention_record(self.model),
-            "compiled": "vision_model" if self.config.compile else None,
+            **kernels_record(self.model, self.config),
             "image_processing": image_processing_record(ip),
         }
 

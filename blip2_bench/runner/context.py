@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from ..backend_api import Backend
+from ..backend_api import KEYED_WHEN_SET, Backend
 from ..config import RunConfig
 from ..distributed import DistEnv
 from ..provenance import package_versions, short_hash
@@ -14,11 +14,6 @@ from ..types import ModelTraits
 from .rundir import RunDir
 
 log = logging.getLogger(__name__)
-
-# Backend options added after runs were journaled, with their defaults: keyed only when set, so a
-# run journaled before they existed still resumes (at the default it computed the same thing).
-KEYED_WHEN_SET: dict[str, Any] = {"attention": "auto", "compile": False}
-_UNSET = object()
 
 
 @dataclass
@@ -55,9 +50,9 @@ class RunContext:
         """Key of everything but the batch that decides a stage's outputs: the backend (options and
         identity, not the pairing's display name), torch/transformers versions, task and stage.
         Scoring-only task settings are not in it: changing them re-scores the same outputs."""
-        options = {
-            k: v for k, v in asdict(self.backend_options).items() if k != "name" and KEYED_WHEN_SET.get(k, _UNSET) != v
-        }
+        opts = self.backend_options
+        added = {f.name: f.default for f in fields(opts) if f.metadata.get(KEYED_WHEN_SET)}  # see added_option
+        options = {k: v for k, v in asdict(opts).items() if k != "name" and not (k in added and v == added[k])}
         versions = package_versions()
         return short_hash(
             {
