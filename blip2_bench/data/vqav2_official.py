@@ -16,6 +16,7 @@ from typing import Any
 
 from ..bulk import all_utf8, gc_paused
 from ..errors import BadInputError
+from ..json_parts import default_workers, parse_array_in_parts
 from .json_files import read_json, require_keys, require_list, require_type
 
 # data_subtype in the questions file -> the COCO image folder its images live in.
@@ -38,8 +39,11 @@ class OfficialVqa:
     """question_id -> its annotation, for every question; None without an annotations file."""
 
 
-def read_official(questions_file: Path, annotations_file: Path | None, limit: int | None = None) -> OfficialVqa:
-    """The official v2 files, checked; `limit` keeps the first questions only."""
+def read_official(
+    questions_file: Path, annotations_file: Path | None, limit: int | None = None, workers: int | None = None
+) -> OfficialVqa:
+    """The official v2 files, checked; `limit` keeps the first questions only. A large
+    annotations file is parsed in `workers` processes (default: the CPUs, at most 8)."""
     with gc_paused():
         qdoc = read_json(questions_file, "VQAv2 questions file")
         qdoc = require_keys(qdoc, ["questions"], questions_file, "top level")
@@ -56,7 +60,11 @@ def read_official(questions_file: Path, annotations_file: Path | None, limit: in
         del qdoc
         if questions is not None:
             records = []  # free the parsed file before the (larger) annotations file is read
-        annotations = _read_annotations(annotations_file) if annotations_file is not None else None
+        annotations = (
+            _read_annotations(annotations_file, default_workers() if workers is None else workers)
+            if annotations_file is not None
+            else None
+        )
         if questions is None:
             questions = _questions_checked(records, questions_file, annotations, annotations_file)
         elif annotations is not None:
@@ -103,35 +111,53 @@ def _questions_checked(
     return out
 
 
-def _read_annotations(path: Path) -> dict[int, Annotation]:
-    fast = _annotations_fast(path)
+def _read_annotations(path: Path, workers: int) -> dict[int, Annotation]:
+    fast = _annotations_fast(path, workers)
     if fast is not None:
         return fast
     return _annotations_checked(read_json(path, "VQAv2 annotations file"), path)
 
 
-def _annotations_fast(path: Path) -> dict[int, Annotation] | None:
-    # Each human answer {"answer", "answer_confidence", "answer_id"} becomes a shared 1-tuple
-    # (answer,) while parsing: ~2.1M dicts in VQAv2 val collapse to one per distinct answer
-    # (peak memory less than half), and a tuple, which JSON never yields, marks a checked one.
-    shared: dict[str, tuple[str]] = {}
+class _CompactingDecoder(json.JSONDecoder):
+    """Each human answer {"answer", "answer_confidence", "answer_id"} becomes a shared 1-tuple
+    (answer,) while parsing: ~2.1M dicts in VQAv2 val collapse to one per distinct answer
+    (peak memory less than half), and a tuple, which JSON never yields, marks a checked one."""
 
-    def compact(obj: dict[str, Any]) -> Any:
+    def __init__(self) -> None:
+        self.shared: dict[str, tuple[str]] = {}
+        super().__init__(object_hook=self._compact)
+
+    def _compact(self, obj: dict[str, Any]) -> Any:
         answer = obj.get("answer")
         if type(answer) is str and obj.keys() <= _ANSWER_KEYS:
-            found = shared.get(answer)
+            found = self.shared.get(answer)
             if found is None:
-                found = shared[answer] = (answer,)
+                found = self.shared[answer] = (answer,)
             return found
         return obj
 
+
+def _annotations_fast(path: Path, workers: int) -> dict[int, Annotation] | None:
+    in_parts = parse_array_in_parts(path, "annotations", _CompactingDecoder, _annotations_part, workers)
+    if in_parts is not None:
+        merged: dict[int, Annotation] = {}
+        for part in in_parts[1]:
+            if part is None or not merged.keys().isdisjoint(part):  # bad record, or a duplicate id
+                return None
+            merged.update(part)
+        return merged
+    decoder = _CompactingDecoder()
     try:
-        doc = json.loads(Path(path).read_bytes(), object_hook=compact)
+        raw = Path(path).read_bytes()
+        doc = decoder.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))  # as json.loads
     except (OSError, ValueError, RecursionError):  # read_json says which, in its words
         return None
     anns = doc.get("annotations") if type(doc) is dict else None
-    if type(anns) is not list:
-        return None
+    return _annotations_part(anns, decoder) if type(anns) is list else None
+
+
+def _annotations_part(anns: list[Any], decoder: _CompactingDecoder) -> dict[int, Annotation] | None:
+    """The annotations parsed by `decoder`, or None at the first unexpected one."""
     by_id: dict[int, Annotation] = {}
     for ann in anns:
         if type(ann) is not dict or "answer_type" not in ann or "question_type" not in ann:
@@ -148,7 +174,7 @@ def _annotations_fast(path: Path) -> dict[int, Annotation] | None:
             answer_type if type(answer_type) is str else str(answer_type),
             question_type if type(question_type) is str else str(question_type),
         )
-    return by_id if all_utf8(shared) else None
+    return by_id if all_utf8(decoder.shared) else None
 
 
 def _annotations_checked(doc: Any, path: Path) -> dict[int, Annotation]:

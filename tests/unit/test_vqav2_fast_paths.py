@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from blip2_bench import json_parts
+from blip2_bench.data import vqav2_official
 from blip2_bench.data.json_files import read_json, read_keyed_results
 from blip2_bench.data.vqav2_official import _annotations_checked, _questions_checked, read_official
 from blip2_bench.errors import BadInputError
@@ -15,6 +17,18 @@ from blip2_bench.scoring.vqav2 import read_answers
 
 Q = "v2_OpenEnded_mscoco_val2014_questions.json"
 A = "v2_mscoco_val2014_annotations.json"
+
+
+@pytest.fixture(params=["one process", "three processes"])
+def readers(request, monkeypatch) -> str:
+    """Every reader test runs twice: the annotations parsed in one piece, then in three
+    processes (json_parts), which must accept, refuse and return exactly the same."""
+    if request.param == "three processes":
+        monkeypatch.setattr(json_parts, "MIN_PARALLEL_BYTES", 0)
+        monkeypatch.setattr(vqav2_official, "default_workers", lambda: 3)
+    else:
+        monkeypatch.setattr(vqav2_official, "default_workers", lambda: 1)
+    return request.param
 
 
 def _edit(path: Path, change) -> None:
@@ -27,7 +41,7 @@ def _answers(doc: dict, i: int) -> list[dict]:
     return doc["annotations"][i]["answers"]
 
 
-def test_fast_reader_returns_what_the_record_checks_return(vqa_data: Path) -> None:
+def test_fast_reader_returns_what_the_record_checks_return(readers: str, vqa_data: Path) -> None:
     data = read_official(vqa_data / Q, vqa_data / A)
     annotations = _annotations_checked(read_json(vqa_data / A, "a"), vqa_data / A)
     questions = _questions_checked(read_json(vqa_data / Q, "q")["questions"], vqa_data / Q, annotations, vqa_data / A)
@@ -82,14 +96,14 @@ def test_fast_reader_returns_what_the_record_checks_return(vqa_data: Path) -> No
         (Q, lambda d: d["questions"].__setitem__(2, [1, 2]), r"questions\[2\] should be a JSON object, got list"),
     ],
 )
-def test_refused_with_the_record_named(vqa_data: Path, target: str, change, message: str) -> None:
+def test_refused_with_the_record_named(readers: str, vqa_data: Path, target: str, change, message: str) -> None:
     _edit(vqa_data / target, change)
     with pytest.raises(BadInputError, match=message) as info:
         read_official(vqa_data / Q, vqa_data / A)
     assert str(info.value).startswith(str(vqa_data / target)) and "\n" not in str(info.value)
 
 
-def test_annotations_failing_the_fast_pass_are_still_read_when_valid(vqa_data: Path) -> None:
+def test_annotations_failing_the_fast_pass_are_still_read_when_valid(readers: str, vqa_data: Path) -> None:
     expected = read_official(vqa_data / Q, vqa_data / A).annotations
     assert expected is not None
 
