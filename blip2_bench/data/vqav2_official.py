@@ -149,7 +149,9 @@ def _annotations_fast(path: Path, workers: int) -> dict[int, Annotation] | None:
     decoder = _CompactingDecoder()
     try:
         raw = Path(path).read_bytes()
-        doc = decoder.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))  # as json.loads
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")  # as json.loads decodes bytes
+        del raw  # before parsing, as json.loads lets go of them
+        doc = decoder.decode(text)
     except (OSError, ValueError, RecursionError):  # read_json says which, in its words
         return None
     anns = doc.get("annotations") if type(doc) is dict else None
