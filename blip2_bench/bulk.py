@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import msgspec
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -24,13 +31,36 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def all_utf8(texts: Iterable[str]) -> bool:
-    """Whether every text encodes as UTF-8, i.e. holds no lone surrogate (JSON allows "\\ud800").
+def decode_typed(path: Path, schema: type[T]) -> T | None:
+    """The JSON file decoded straight into `schema` (msgspec Structs), or None: then read it
+    with json.load, whose record-by-record checks name what is wrong.
 
-    One encode of the joined text: it fails exactly when one of the texts would.
+    Fields the schema does not declare are skipped, not built, so VQAv2 val's annotations
+    decode in ~0.8 s against json.loads's ~3 s here. Not None only for files json.load reads to
+    the same values: msgspec refuses the rest (NaN, Infinity, a byte-order mark, a lone
+    surrogate escape, a value of another JSON type) except invalid UTF-8 in a skipped field,
+    which is checked here.
     """
     try:
-        "".join(texts).encode("utf-8")
-    except UnicodeEncodeError:
+        raw = Path(path).read_bytes()
+    except OSError:
+        return None
+    if not raw.isascii() and not _strict_utf8(raw):
+        return None
+    try:
+        return msgspec.json.decode(raw, type=schema)
+    except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
+        return None
+
+
+def _strict_utf8(raw: bytes, chunk: int = 1 << 20) -> bool:
+    """Whether `raw` is strict UTF-8, checked a chunk at a time (no copy of the whole text)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(raw)
+    try:
+        for start in range(0, len(raw), chunk):
+            decoder.decode(view[start : start + chunk])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
         return False
     return True

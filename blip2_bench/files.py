@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
+
 from .errors import BadInputError
 
 
@@ -44,3 +46,10 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, value: Any) -> None:
     atomic_write_text(path, json.dumps(value, indent=2, sort_keys=False) + "\n")
+
+
+def atomic_write_json_large(path: Path, value: Any) -> None:
+    """atomic_write_json for a large table (VQAv2 val's 214k per-question accuracies) in ~1/8
+    of the time: msgspec writes the same layout, non-ASCII as UTF-8 rather than \\u escapes.
+    Finite floats only: msgspec would write NaN as null."""
+    atomic_write(path, lambda f: f.write(msgspec.json.format(msgspec.json.encode(value), indent=2) + b"\n"))

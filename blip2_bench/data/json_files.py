@@ -24,6 +24,8 @@ def read_json(path: str | Path, what: str) -> Any:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInputError(f"{what} {path}: cannot read: {exc}") from None
+    except RecursionError:
+        raise BadInputError(f"{what} {path}: malformed JSON: nested too deeply to read") from None
 
 
 def require_keys(obj: Any, keys: Iterable[str], path: Path | str, where: str) -> Mapping[str, Any]:

@@ -1,22 +1,22 @@
 """Read VQAv2's official questions and annotations files quickly, with record-by-record errors.
 
-Each file is first checked in one tight pass (exact JSON types, no per-field helper calls).
-Only when that pass meets anything unexpected is the file checked again record by record
-with the json_files helpers, whose first complaint (naming file and record) is raised.
-Both passes accept the same files, so a good file never pays for the second one and a bad
-one gets the same one-line error as before.
+Each file is first decoded straight into the fields used (bulk.decode_typed: exact JSON types,
+nothing else built). Only when that meets anything unexpected is the file read with json.load
+and checked record by record with the json_files helpers, whose first complaint (naming file
+and record) is raised. Both accept the same files with the same values, so a good file never
+pays for the second pass and a bad one gets the same one-line error as before.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..bulk import all_utf8, gc_paused
+import msgspec
+
+from ..bulk import decode_typed, gc_paused
 from ..errors import BadInputError
-from ..json_parts import default_workers, parse_array_in_parts
 from .json_files import read_json, require_keys, require_list, require_type
 
 # data_subtype in the questions file -> the COCO image folder its images live in.
@@ -24,9 +24,6 @@ IMAGE_FOLDERS = {"val2014": "val2014", "train2014": "train2014", "test-dev2015":
 
 Annotation = tuple[tuple[str, ...], str, str]
 """(the raw human answers in file order, answer_type, question_type) of one question."""
-
-# Keys of one human answer; the released files hold exactly these.
-_ANSWER_KEYS = frozenset({"answer", "answer_confidence", "answer_id"})
 
 
 @dataclass(frozen=True)
@@ -39,32 +36,45 @@ class OfficialVqa:
     """question_id -> its annotation, for every question; None without an annotations file."""
 
 
-def read_official(
-    questions_file: Path, annotations_file: Path | None, limit: int | None = None, workers: int | None = None
-) -> OfficialVqa:
-    """The official v2 files, checked; `limit` keeps the first questions only. A large
-    annotations file is parsed in `workers` processes (default: the CPUs, at most 8)."""
+# The fields read, as decode_typed builds them (gc=False: these never form reference cycles).
+class _Question(msgspec.Struct, gc=False):
+    question_id: int
+    image_id: int
+    question: str
+
+
+class _QuestionsFile(msgspec.Struct, gc=False):
+    questions: list[_Question]
+    data_subtype: str = "val2014"
+
+
+class _HumanAnswer(msgspec.Struct, gc=False):
+    answer: str
+
+
+class _Annotation(msgspec.Struct, gc=False):
+    question_id: int
+    answers: list[_HumanAnswer]
+    answer_type: str
+    question_type: str
+
+
+class _AnnotationsFile(msgspec.Struct, gc=False):
+    annotations: list[_Annotation]
+
+
+def read_official(questions_file: Path, annotations_file: Path | None, limit: int | None = None) -> OfficialVqa:
+    """The official v2 files, checked; `limit` keeps the first questions only."""
     with gc_paused():
-        qdoc = read_json(questions_file, "VQAv2 questions file")
-        qdoc = require_keys(qdoc, ["questions"], questions_file, "top level")
-        subtype = qdoc.get("data_subtype", "val2014")
-        if subtype not in IMAGE_FOLDERS:
-            raise BadInputError(
-                f"{questions_file}: unknown data_subtype {subtype!r} (known: {', '.join(IMAGE_FOLDERS)})"
-            )
-        records = require_list(qdoc["questions"], questions_file, "'questions'")
-        if not records:
-            raise BadInputError(f"{questions_file}: 'questions' is empty")
-        records = records[:limit] if limit else records
-        questions = _questions_fast(records)
-        del qdoc
-        if questions is not None:
-            records = []  # free the parsed file before the (larger) annotations file is read
-        annotations = (
-            _read_annotations(annotations_file, default_workers() if workers is None else workers)
-            if annotations_file is not None
-            else None
-        )
+        fast = _questions_fast(questions_file, limit)
+        if fast is not None:
+            subtype, questions = fast
+            _check_subtype(subtype, questions_file)
+            records: list[Any] = []
+        else:
+            subtype, records = _questions_records(questions_file, limit)
+            questions = None
+        annotations = _read_annotations(annotations_file) if annotations_file is not None else None
         if questions is None:
             questions = _questions_checked(records, questions_file, annotations, annotations_file)
         elif annotations is not None:
@@ -76,19 +86,29 @@ def read_official(
     return OfficialVqa(subtype, questions, annotations)
 
 
-def _questions_fast(records: list[Any]) -> list[tuple[int, int, str]] | None:
-    out = []
-    for q in records:
-        if type(q) is not dict:
-            return None
-        qid, image_id, text = q.get("question_id"), q.get("image_id"), q.get("question")
-        # type() is exact: a bool is not an int here (as require_type has it).
-        if type(qid) is not int or type(image_id) is not int or type(text) is not str:
-            return None
-        out.append((qid, image_id, text))
-    if len({q[0] for q in out}) != len(out) or not all_utf8(q[2] for q in out):
+def _check_subtype(subtype: Any, path: Path) -> None:
+    if subtype not in IMAGE_FOLDERS:
+        raise BadInputError(f"{path}: unknown data_subtype {subtype!r} (known: {', '.join(IMAGE_FOLDERS)})")
+
+
+def _questions_fast(path: Path, limit: int | None) -> tuple[str, list[tuple[int, int, str]]] | None:
+    doc = decode_typed(path, _QuestionsFile)
+    if doc is None or not doc.questions:
         return None
-    return out
+    records = doc.questions[:limit] if limit else doc.questions
+    out = [(q.question_id, q.image_id, q.question) for q in records]
+    return (doc.data_subtype, out) if len({q[0] for q in out}) == len(out) else None
+
+
+def _questions_records(path: Path, limit: int | None) -> tuple[Any, list[Any]]:
+    """(data_subtype, the question records) of the file as json.load reads it, checked."""
+    doc = require_keys(read_json(path, "VQAv2 questions file"), ["questions"], path, "top level")
+    subtype = doc.get("data_subtype", "val2014")
+    _check_subtype(subtype, path)
+    records = require_list(doc["questions"], path, "'questions'")
+    if not records:
+        raise BadInputError(f"{path}: 'questions' is empty")
+    return subtype, records[:limit] if limit else records
 
 
 def _questions_checked(
@@ -111,72 +131,23 @@ def _questions_checked(
     return out
 
 
-def _read_annotations(path: Path, workers: int) -> dict[int, Annotation]:
-    fast = _annotations_fast(path, workers)
+def _read_annotations(path: Path) -> dict[int, Annotation]:
+    fast = _annotations_fast(path)
     if fast is not None:
         return fast
     return _annotations_checked(read_json(path, "VQAv2 annotations file"), path)
 
 
-class _CompactingDecoder(json.JSONDecoder):
-    """Each human answer {"answer", "answer_confidence", "answer_id"} becomes a shared 1-tuple
-    (answer,) while parsing: ~2.1M dicts in VQAv2 val collapse to one per distinct answer
-    (peak memory less than half), and a tuple, which JSON never yields, marks a checked one."""
-
-    def __init__(self) -> None:
-        self.shared: dict[str, tuple[str]] = {}
-        super().__init__(object_hook=self._compact)
-
-    def _compact(self, obj: dict[str, Any]) -> Any:
-        answer = obj.get("answer")
-        if type(answer) is str and obj.keys() <= _ANSWER_KEYS:
-            found = self.shared.get(answer)
-            if found is None:
-                found = self.shared[answer] = (answer,)
-            return found
-        return obj
-
-
-def _annotations_fast(path: Path, workers: int) -> dict[int, Annotation] | None:
-    in_parts = parse_array_in_parts(path, "annotations", _CompactingDecoder, _annotations_part, workers)
-    if in_parts is not None:
-        merged: dict[int, Annotation] = {}
-        for part in in_parts[1]:
-            if part is None or not merged.keys().isdisjoint(part):  # bad record, or a duplicate id
-                return None
-            merged.update(part)
-        return merged
-    decoder = _CompactingDecoder()
-    try:
-        raw = Path(path).read_bytes()
-        text = raw.decode(json.detect_encoding(raw), "surrogatepass")  # as json.loads decodes bytes
-        del raw  # before parsing, as json.loads lets go of them
-        doc = decoder.decode(text)
-    except (OSError, ValueError, RecursionError):  # read_json says which, in its words
+def _annotations_fast(path: Path) -> dict[int, Annotation] | None:
+    doc = decode_typed(path, _AnnotationsFile)
+    if doc is None:
         return None
-    anns = doc.get("annotations") if type(doc) is dict else None
-    return _annotations_part(anns, decoder) if type(anns) is list else None
-
-
-def _annotations_part(anns: list[Any], decoder: _CompactingDecoder) -> dict[int, Annotation] | None:
-    """The annotations parsed by `decoder`, or None at the first unexpected one."""
-    by_id: dict[int, Annotation] = {}
-    for ann in anns:
-        if type(ann) is not dict or "answer_type" not in ann or "question_type" not in ann:
-            return None
-        qid, answers = ann.get("question_id"), ann.get("answers")
-        if type(qid) is not int or type(answers) is not list or not answers or qid in by_id:
-            return None
-        humans = tuple([a[0] for a in answers if type(a) is tuple])
-        if len(humans) != len(answers):
-            return None
-        answer_type, question_type = ann["answer_type"], ann["question_type"]
-        by_id[qid] = (
-            humans,
-            answer_type if type(answer_type) is str else str(answer_type),
-            question_type if type(question_type) is str else str(question_type),
-        )
-    return by_id if all_utf8(decoder.shared) else None
+    by_id = {
+        a.question_id: (tuple([h.answer for h in a.answers]), a.answer_type, a.question_type) for a in doc.annotations
+    }
+    if len(by_id) != len(doc.annotations) or not all(humans for humans, _, _ in by_id.values()):
+        return None  # a duplicate id, or a question without human answers: the checks name it
+    return by_id
 
 
 def _annotations_checked(doc: Any, path: Path) -> dict[int, Annotation]:

@@ -45,6 +45,7 @@ Both are negligible in practice; we use the Python 3 behaviour.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -196,13 +197,16 @@ def _preparer(scorer: str) -> Prepare:
             return normalize[prediction], gts
 
         return lavis
-    clean, full = _Memo(_clean_whitespace), _Memo(_full)
+    clean = _Memo(_clean_whitespace)
+    clean_full = _Memo(lambda text: _full(clean[text]))
 
     def official(prediction: str, human_answers: Sequence[str]) -> tuple[str, list[str]]:
-        gts = list(map(clean.__getitem__, human_answers))
-        if len(set(gts)) > 1:  # HEAD: identical humans => nobody is normalized
-            return full[clean[prediction]], list(map(full.__getitem__, gts))
-        return clean[prediction], gts
+        # The cleaned answers are all identical iff the distinct raw ones clean to one string.
+        distinct = set(human_answers)
+        if len(distinct) > 1 and len({clean[h] for h in distinct}) > 1:
+            return clean_full[prediction], list(map(clean_full.__getitem__, human_answers))
+        # HEAD: identical humans => nobody is normalized
+        return clean[prediction], [clean[human_answers[0]]] * len(human_answers)
 
     return official
 
@@ -261,8 +265,8 @@ def vqa_scores_rows(rows: Sequence[Row], scorer: str = "official") -> dict:
         raise ValueError("records is empty")
     prepare = _preparer(scorer)
     all_accs: list[float] = []
-    by_answer_type: dict[str, list[float]] = {}
-    by_question_type: dict[str, list[float]] = {}
+    by_answer_type: defaultdict[str, list[float]] = defaultdict(list)  # no new list per row
+    by_question_type: defaultdict[str, list[float]] = defaultdict(list)
     per_question: dict[str, float] = {}
     for question_id, prediction, human_answers, answer_type, question_type in rows:
         key = str(question_id)
@@ -271,8 +275,8 @@ def vqa_scores_rows(rows: Sequence[Row], scorer: str = "official") -> dict:
             raise ValueError(f"duplicate question_id {question_id!r}")
         acc = _accuracy(*prepare(prediction, _checked_answers(human_answers)))
         all_accs.append(acc)
-        by_answer_type.setdefault(answer_type, []).append(acc)
-        by_question_type.setdefault(question_type, []).append(acc)
+        by_answer_type[answer_type].append(acc)
+        by_question_type[question_type].append(acc)
         per_question[key] = round(100 * acc, 2)
     return {
         "accuracy": _mean_pct(all_accs),

@@ -6,28 +6,30 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..bulk import all_utf8, gc_paused
-from ..data.json_files import read_json, read_keyed_results
-from ..data.vqav2_official import read_official
+import msgspec
+
+from ..bulk import decode_typed, gc_paused
+from ..data.json_files import read_keyed_results
+from ..data.vqav2_official import OfficialVqa, read_official
 from ..errors import BadInputError
-from ..files import atomic_write_json
+from ..files import atomic_write_json_large
 from ..metrics.vqa_accuracy import SCORERS, vqa_scores_rows
 
 
+class _Prediction(msgspec.Struct, gc=False):
+    question_id: int
+    answer: str
+
+
 def read_answers(path: Path) -> dict[int, str]:
-    """question_id -> answer of an official results file, checked in one tight pass; anything
-    unexpected is left to read_keyed_results, whose record-by-record check names the record."""
-    records = read_json(path, "predictions file")
-    answers: dict[int, str] = {}
-    if type(records) is list:
-        for r in records:
-            qid, answer = (r.get("question_id"), r.get("answer")) if type(r) is dict else (None, None)
-            if type(qid) is not int or type(answer) is not str:  # type() is exact: a bool is no id
-                break
-            answers[qid] = answer
-        else:
-            if len(answers) == len(records) and all_utf8(answers.values()):  # else: a duplicate, or bad text
-                return answers
+    """question_id -> answer of an official results file, decoded in one pass (decode_typed);
+    anything unexpected is left to read_keyed_results, whose record-by-record check names the
+    record."""
+    records = decode_typed(path, list[_Prediction])
+    if records is not None:
+        answers = {r.question_id: r.answer for r in records}
+        if len(answers) == len(records):  # else a duplicate id
+            return answers
     return read_keyed_results(path, "question_id", "answer")
 
 
@@ -35,9 +37,15 @@ def score_vqav2_files(
     questions: Path, annotations: Path, predictions: Path, scorer: str, allow_partial: bool
 ) -> tuple[dict[str, Any], str | None]:
     """Scores plus a note when only part of the questions were answered (and allowed)."""
-    with gc_paused():
+    with gc_paused():  # the whole job: millions of objects, no cycles
         data = read_official(questions, annotations)
         answers = read_answers(predictions)
+        return _score(data, answers, questions, predictions, scorer, allow_partial)
+
+
+def _score(
+    data: OfficialVqa, answers: dict[int, str], questions: Path, predictions: Path, scorer: str, allow_partial: bool
+) -> tuple[dict[str, Any], str | None]:
     assert data.annotations is not None
     known = {qid for qid, _, _ in data.questions}
     unknown = sorted(set(answers) - known)
@@ -87,5 +95,5 @@ def main(argv: list[str]) -> int:
         print(f"NOTE: {note}")
         scores = {**scores, "note": note}
     if args.json:
-        atomic_write_json(args.json, scores)
+        atomic_write_json_large(args.json, scores)  # rounded accuracies: all finite
     return 0

@@ -4,30 +4,36 @@ checks do, with the same one-line errors (file and record named)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from blip2_bench import json_parts
+from blip2_bench.bulk import decode_typed
 from blip2_bench.data import vqav2_official
 from blip2_bench.data.json_files import read_json, read_keyed_results
 from blip2_bench.data.vqav2_official import _annotations_checked, _questions_checked, read_official
 from blip2_bench.errors import BadInputError
+from blip2_bench.scoring import vqav2 as vqav2_scoring
 from blip2_bench.scoring.vqav2 import read_answers
 
 Q = "v2_OpenEnded_mscoco_val2014_questions.json"
 A = "v2_mscoco_val2014_annotations.json"
 
 
-@pytest.fixture(params=["one process", "three processes"])
+def _json_load_only(monkeypatch) -> None:
+    """Turn the typed decoding off: every file is read by json.load and the record checks."""
+    for module in (vqav2_official, vqav2_scoring):
+        monkeypatch.setattr(module, "decode_typed", lambda path, schema: None)
+
+
+@pytest.fixture(params=["typed decoding", "json.load only"])
 def readers(request, monkeypatch) -> str:
-    """Every reader test runs twice: the annotations parsed in one piece, then in three
-    processes (json_parts), which must accept, refuse and return exactly the same."""
-    if request.param == "three processes":
-        monkeypatch.setattr(json_parts, "MIN_PARALLEL_BYTES", 0)
-        monkeypatch.setattr(vqav2_official, "default_workers", lambda: 3)
-    else:
-        monkeypatch.setattr(vqav2_official, "default_workers", lambda: 1)
+    """Every reader test runs twice: as shipped (typed decoding, json.load when it refuses),
+    then with json.load and the record checks alone, which must accept, refuse and return
+    exactly the same."""
+    if request.param == "json.load only":
+        _json_load_only(monkeypatch)
     return request.param
 
 
@@ -149,3 +155,90 @@ def test_results_file_read_like_the_record_checks(tmp_path: Path) -> None:
     assert read_answers(path) == read_keyed_results(path, "question_id", "answer") == {7: " two\n", 3: ""}
     path.write_text("[]")
     assert read_answers(path) == {}
+
+
+def _outcome(read) -> tuple[str, object]:
+    try:
+        return "read", read()
+    except BadInputError as exc:
+        return "error", str(exc)
+
+
+def _top_field(raw: bytes, value: bytes) -> bytes:
+    """The document with a first top-level field "x": value (a field no reader uses)."""
+    return raw.replace(b"{", b'{"x": ' + value + b", ", 1)
+
+
+def _second_annotations(raw: bytes) -> bytes:
+    """A repeated top-level key: json.load keeps the last, here the array with one answer changed."""
+    doc = json.loads(raw)
+    doc["annotations"][0]["answers"][0]["answer"] = "the last key wins"
+    return raw[: raw.rindex(b"}")] + b', "annotations": ' + json.dumps(doc["annotations"]).encode() + b"}"
+
+
+# Documents where a typed decoder and json.load could part ways: each must come out the same
+# (the same values, or the same one-line error) whether or not the typed decoding runs.
+_BYTE_EDITS = {
+    "NaN in an unused field": lambda raw: _top_field(raw, b"NaN"),
+    "-Infinity in an unused field": lambda raw: _top_field(raw, b"-Infinity"),
+    "1E400 in an unused field": lambda raw: _top_field(raw, b"1E400"),
+    "a lone surrogate escape in an unused field": lambda raw: _top_field(raw, b'"\\ud800"'),
+    "invalid UTF-8 in an unused field": lambda raw: _top_field(raw, b'"\xff"'),
+    "surrogate bytes in an unused field": lambda raw: _top_field(raw, b'"\xed\xa0\x80"'),
+    "surrogate bytes in a used string": lambda raw: raw.replace(b'": "', b'": "\xed\xa0\x80', 40),
+    "a raw control character in a string": lambda raw: raw.replace(b'": "', b'": "\x01', 1),
+    "nesting too deep for json": lambda raw: _top_field(raw, b"[" * 100_000 + b"]" * 100_000),
+    "a byte-order mark": lambda raw: b"\xef\xbb\xbf" + raw,
+    "UTF-16": lambda raw: raw.decode("utf-8").encode("utf-16"),
+    "trailing garbage": lambda raw: raw + b" x",
+    "truncated": lambda raw: raw[:-1],
+    "an id written 1.0": lambda raw: re.sub(rb'("question_id": )(\d+)', rb"\1\2.0", raw, count=1),
+    "an id written 1e3": lambda raw: re.sub(rb'("question_id": )(\d+)', rb"\g<1>1e3", raw, count=1),
+    "an id written -0": lambda raw: raw.replace(b'"question_id": ', b'"question_id": -0, "y": ', 1),
+    "a repeated key in a record": lambda raw: raw.replace(b'"answer": ', b'"answer": "first", "answer": ', 3),
+}
+
+
+@pytest.mark.parametrize("target", [Q, A])
+@pytest.mark.parametrize("edit", _BYTE_EDITS.values(), ids=_BYTE_EDITS.keys())
+def test_typed_decoding_reads_what_json_load_reads(vqa_data: Path, monkeypatch, target: str, edit) -> None:
+    path = vqa_data / target
+    path.write_bytes(edit(path.read_bytes()))
+    typed = _outcome(lambda: read_official(vqa_data / Q, vqa_data / A))
+    _json_load_only(monkeypatch)
+    assert typed == _outcome(lambda: read_official(vqa_data / Q, vqa_data / A))
+    if typed[0] == "error":
+        assert str(path) in str(typed[1]) and "\n" not in str(typed[1])
+
+
+def test_a_repeated_top_level_key_keeps_the_last_as_json_load_does(vqa_data: Path) -> None:
+    path = vqa_data / A
+    path.write_bytes(_second_annotations(path.read_bytes()))
+    assert vqav2_official._annotations_fast(path) is not None  # read by the typed decoding itself
+    data = read_official(vqa_data / Q, path)
+    assert data.annotations is not None
+    assert "the last key wins" in next(iter(data.annotations.values()))[0]
+
+
+def test_typed_decoding_reads_the_released_layout(vqa_data: Path) -> None:
+    # Not only a fallback: the fixture files (the official layout) decode without json.load.
+    assert vqav2_official._questions_fast(vqa_data / Q, None) is not None
+    assert vqav2_official._annotations_fast(vqa_data / A) is not None
+
+
+def test_invalid_utf8_in_a_field_nobody_reads_is_not_accepted(vqa_data: Path) -> None:
+    path = vqa_data / A
+    path.write_bytes(_top_field(path.read_bytes(), b'"\xc3("'))  # msgspec skips this field unread
+    assert decode_typed(path, vqav2_official._AnnotationsFile) is None
+    with pytest.raises(BadInputError, match="cannot read"):
+        read_official(vqa_data / Q, path)
+
+
+@pytest.mark.parametrize("edit", _BYTE_EDITS.values(), ids=_BYTE_EDITS.keys())
+def test_results_file_typed_decoding_reads_what_json_load_reads(tmp_path: Path, monkeypatch, edit) -> None:
+    path = tmp_path / "results.json"
+    records = [{"question_id": 7, "answer": "two"}, {"question_id": 3, "answer": "ünï"}]
+    path.write_bytes(edit(json.dumps(records).encode()))  # "unused field": one in the first record
+    typed = _outcome(lambda: read_answers(path))
+    _json_load_only(monkeypatch)
+    assert typed == _outcome(lambda: read_answers(path))
