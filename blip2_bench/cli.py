@@ -17,7 +17,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from .config import NON_IDENTITY_KEYS, split_run_config
+from .config import ADDED_KEYS_DEFAULTS, NON_IDENTITY_KEYS, split_run_config
 from .errors import BadInputError, BenchError
 from .paths import conf_dir, minibench_model_dir
 from .registry import unknown_name_message
@@ -64,7 +64,11 @@ if not OmegaConf.has_resolver("blip2_minibench_model"):
 
 def identity_config(resolved: dict[str, Any]) -> dict[str, Any]:
     """The config that decides results (run-control keys such as `fresh` left out)."""
-    return {k: v for k, v in resolved.items() if k not in NON_IDENTITY_KEYS}
+    return {
+        k: v
+        for k, v in resolved.items()
+        if k not in NON_IDENTITY_KEYS and not (k in ADDED_KEYS_DEFAULTS and v == ADDED_KEYS_DEFAULTS[k])
+    }
 
 
 def directory_claim(identity: dict[str, Any]) -> dict[str, Any]:

@@ -14,8 +14,12 @@ from .registry import unknown_name_message
 S = TypeVar("S")
 
 BAD_IMAGE_POLICIES = ("fail", "skip")
+BATCH_ORDERS = ("image", "length")
 # Keys that change how a run proceeds but not its results: left out of the run's identity.
 NON_IDENTITY_KEYS = ("fresh", "reuse_outputs", "dist_timeout_minutes", "image_workers")
+# Keys added after runs were named, left out of the identity at their default: run folders
+# named and claimed before them keep their names and resume.
+ADDED_KEYS_DEFAULTS = {"batch_order": "image"}
 
 
 @dataclass(frozen=True)
@@ -39,12 +43,17 @@ class RunConfig:
     """How long data-parallel ranks wait for each other (a slow shard must not time out)."""
     image_workers: int = 4
     """Threads decoding the next batches' images while the model runs (0: decode in the loop)."""
+    batch_order: str = "image"
+    """image: whole images packed in file order; length: images sorted by their longest prompt,
+    so batches pad less (a batch's members can change a generated text; see the README)."""
 
     def __post_init__(self) -> None:
         if self.limit is not None and self.limit < 1:
             raise BadInputError(f"limit must be >= 1, got {self.limit}")
         if self.image_workers < 0:
             raise BadInputError(f"image_workers must be >= 0, got {self.image_workers}")
+        if self.batch_order not in BATCH_ORDERS:
+            raise BadInputError(f"batch_order must be one of {BATCH_ORDERS}, got {self.batch_order!r}")
         if self.on_bad_image not in BAD_IMAGE_POLICIES:
             raise BadInputError(f"on_bad_image must be one of {BAD_IMAGE_POLICIES}, got {self.on_bad_image!r}")
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ..config import BATCH_ORDERS
 from ..files import atomic_write_json
 from .architectures import ARCHITECTURES, build_random, family_of, image_size_of
 from .flops import mfu
@@ -78,6 +79,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             "questions": len(requests),
             "batch_size": args.batch_size,
             "image_workers": args.image_workers,
+            "batch_order": args.batch_order,
             "num_beams": args.beams,
             "new_tokens": args.new_tokens,
             "device": str(backend.device),
@@ -87,6 +89,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             "host": platform.node(),
             "cpus": torch.get_num_threads(),
         },
+        "prompt_padding": prompt_padding(backend, requests, args.batch_size),
         "paths": {},
         "peak_host_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
     }
@@ -115,11 +118,20 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
+def prompt_padding(backend: Any, requests: list[Any], batch_size: int) -> dict[str, float]:
+    """Share of the LLM prompt positions that are padding under each batch order (the backend's
+    tokenizer counts the tokens; the 32 query embeddings, never padded, are left out)."""
+    from ..runner.plan import padding_fraction, plan_batches
+
+    lengths = [len(ids) for ids in backend.tokenizer([r.prompt for r in requests])["input_ids"]]
+    return {order: padding_fraction(plan_batches(requests, batch_size, order), lengths) for order in BATCH_ORDERS}
+
+
 def _run_path(name: str, backend: Any, requests: list[Any], args: argparse.Namespace) -> Timed:
     if name == "naive":
         return PATHS[name](backend, requests)
     if name == "harness":
-        return PATHS[name](backend, requests, args.batch_size, args.image_workers)
+        return PATHS[name](backend, requests, args.batch_size, args.image_workers, args.batch_order)
     return PATHS[name](backend, requests, args.batch_size)
 
 
@@ -132,7 +144,7 @@ def render(figures: dict[str, Any]) -> str:
     lines = [
         f"bench: {w['arch']} ({w['dtype']} on {w['device_name'] or w['device']}), {w['questions']} questions on "
         f"{w['images']} images, batch {w['batch_size']}, {w['num_beams']} beams x {w['new_tokens']} new tokens, "
-        f"{w['image_workers']} image workers, "
+        f"{w['image_workers']} image workers, {w['batch_order']} batch order, "
         f"best of {w['repeats']}",
         "",
         "| path | wall s (min / median) | questions/s | images/s | harness speed-up | same answers | peak GPU GiB |",
@@ -157,6 +169,8 @@ def render(figures: dict[str, Any]) -> str:
         )
     if figures.get("mfu") is not None:
         lines.append(f"MFU: {figures['mfu']}")
+    padding = ", ".join(f"{order} order {100 * share:.1f}%" for order, share in figures["prompt_padding"].items())
+    lines.append(f"Prompt padding (share of LLM prompt positions): {padding}")
     lines.append(f"Peak host RSS: {figures['peak_host_rss_gib']:.2f} GiB")
     return "\n".join(lines)
 
@@ -170,6 +184,9 @@ def bench_main(argv: list[str]) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument(
         "--image-workers", type=int, default=4, help="harness decode + preprocess threads, as a run's image_workers"
+    )
+    parser.add_argument(
+        "--batch-order", choices=BATCH_ORDERS, default="image", help="the harness's batch plan, as a run's batch_order"
     )
     parser.add_argument("--beams", type=int, default=5)
     parser.add_argument("--new-tokens", type=int, default=10, help="generated length, pinned (min = max)")

@@ -58,7 +58,9 @@ def _timing(obj: Any, name: str, stages: dict[str, float], stage: str, device: t
         setattr(obj, name, real)
 
 
-def run_harness(backend: Any, requests: Sequence[GenerationRequest], batch_size: int, image_workers: int = 4) -> Timed:
+def run_harness(
+    backend: Any, requests: Sequence[GenerationRequest], batch_size: int, image_workers: int = 4, order: str = "image"
+) -> Timed:
     """Stage times are the model thread's: work done ahead in the prefetch threads is not in them."""
     from ..runner import generation
     from ..runner.generation import GenerationExecutor
@@ -78,7 +80,7 @@ def run_harness(backend: Any, requests: Sequence[GenerationRequest], batch_size:
     ):
         _sync(device)
         started = time.perf_counter()
-        batches = [[requests[i] for i in batch] for batch in plan_batches(requests, batch_size)]
+        batches = [[requests[i] for i in batch] for batch in plan_batches(requests, batch_size, order)]
         prepare = backend.prepare_image if image_workers else None
         with ImagePrefetcher(batches, range(len(batches)), image_workers, prepare=prepare) as prefetcher:
             for k, batch in enumerate(batches):

@@ -28,8 +28,8 @@ def make_workload(
     requests = []
     for k in range(n_images):
         path = root / f"{k:06d}.jpg"
-        if not path.is_file():
-            colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+        colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))  # drawn even when cached:
+        if not path.is_file():  # the same seed gives the same questions on a second run
             Image.new("RGB", size, colour).save(path, quality=90)
         for q in range(per_image):
             question = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 9))) + "?"

@@ -90,7 +90,7 @@ class GenerationExecutor:
         if ctx.run.on_bad_image == "fail":
             check_images_exist(task.name, requests)
         hashes = image_content_hashes(r.image for r in requests)
-        batches = plan_batches(requests, ctx.batch_size)
+        batches = plan_batches(requests, ctx.batch_size, ctx.run.batch_order)
         keys = [generation_batch_key([requests[i] for i in batch], hashes) for batch in batches]  # type: ignore[arg-type]
         return PreparedGeneration(task, samples, requests, batches, keys)
 

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..config import BATCH_ORDERS
 from ..distributed import DistEnv
+from ..errors import BadInputError
 from ..provenance import short_hash
 from ..types import GenerationRequest
 
 
-def plan_batches(requests: Sequence[GenerationRequest], batch_size: int) -> list[list[int]]:
-    """Indices of requests per batch: whole images (first-appearance order) packed into batches.
+def plan_batches(requests: Sequence[GenerationRequest], batch_size: int, order: str = "image") -> list[list[int]]:
+    """Indices of requests per batch: whole images packed into batches, in first-appearance
+    order ("image") or by their longest prompt in words, then characters ("length", stable: ties
+    keep file order), so that a batch holds prompts of similar length and pads less.
 
     An image's questions never straddle a batch boundary, so every image is decoded and encoded
     once: a batch takes the next image's questions only if they all fit, else it closes (batches
@@ -23,12 +27,17 @@ def plan_batches(requests: Sequence[GenerationRequest], batch_size: int) -> list
     own, so a backend can encode it once, alone, and reuse the features across those batches with
     bit-identical results whether or not the run was resumed in between.
     """
+    if order not in BATCH_ORDERS:
+        raise BadInputError(f"batch_order must be one of {BATCH_ORDERS}, got {order!r}")
     by_image: dict[str, list[int]] = {}
     for i, request in enumerate(requests):
         by_image.setdefault(request.image.key, []).append(i)
+    groups = list(by_image.values())
+    if order == "length":  # words, then characters, stand in for tokens: no tokenizer is loaded yet
+        groups.sort(key=lambda indices: max(_length(requests[i].prompt) for i in indices))
     batches: list[list[int]] = []
     current: list[int] = []
-    for indices in by_image.values():
+    for indices in groups:
         if len(current) + len(indices) > batch_size and current:
             batches.append(current)
             current = []
@@ -39,6 +48,17 @@ def plan_batches(requests: Sequence[GenerationRequest], batch_size: int) -> list
     if current:
         batches.append(current)
     return batches
+
+
+def _length(prompt: str) -> tuple[int, int]:
+    return len(prompt.split()), len(prompt)
+
+
+def padding_fraction(batches: Sequence[Sequence[int]], lengths: Sequence[int]) -> float:
+    """Share of a padded batch's positions that are padding, over all batches: each batch is
+    padded to its longest member (`lengths[i]`: request i's prompt length, in tokens say)."""
+    padded = sum(len(batch) * max(lengths[i] for i in batch) for batch in batches)
+    return 1 - sum(lengths[i] for batch in batches for i in batch) / padded if padded else 0.0
 
 
 def chunks(n: int, size: int) -> list[range]:

@@ -12,11 +12,13 @@ from blip2_bench.cli import main
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("arch, workers", [("tiny-opt", "4"), ("tiny-t5", "4"), ("tiny-opt", "0")])
-def test_bench_runs_the_harness_and_both_baselines_and_writes_the_figures(arch, workers, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "arch, workers, order", [("tiny-opt", "4", "image"), ("tiny-t5", "4", "length"), ("tiny-opt", "0", "length")]
+)
+def test_bench_runs_the_harness_and_both_baselines_and_writes_the_figures(arch, workers, order, tmp_path, capsys):
     out = tmp_path / "bench.json"
     args = ["bench", "--arch", arch, "--images", "3", "--per-image", "3", "--batch-size", "4", "--repeats", "1"]
-    args += ["--image-workers", workers]
+    args += ["--image-workers", workers, "--batch-order", order]
     assert main([*args, "--new-tokens", "3", "--beams", "2", "--work", str(tmp_path / "w"), "--json", str(out)]) == 0
     figures = json.loads(out.read_text())
     assert figures["workload"]["questions"] == 9 and figures["workload"]["arch"] == arch
@@ -30,6 +32,9 @@ def test_bench_runs_the_harness_and_both_baselines_and_writes_the_figures(arch, 
     # Decoding is on the model thread only without workers (with them it was done ahead, in threads).
     assert (harness["stages_s"]["load + decode images"] > 0) == (workers == "0")
     assert figures["workload"]["image_workers"] == int(workers)
+    assert figures["workload"]["batch_order"] == order
+    assert set(figures["prompt_padding"]) == {"image", "length"}
+    assert all(0 <= share < 1 for share in figures["prompt_padding"].values())
     assert harness["harness_overhead"] is not None and harness["projected_vqav2_val_min"] > 0
     for baseline in ("naive", "reencode"):
         # The harness (features reused, batches by image) answers exactly as plain transformers does.
@@ -37,4 +42,9 @@ def test_bench_runs_the_harness_and_both_baselines_and_writes_the_figures(arch, 
         assert figures["paths"][baseline]["harness_speedup"] > 0
     assert figures["mfu"] is None  # CPU: no MFU
     printed = capsys.readouterr().out
-    assert "| harness |" in printed and "Harness overhead" in printed and "Projected full VQAv2 val" in printed
+    assert (
+        "| harness |" in printed
+        and "Harness overhead" in printed
+        and "Prompt padding" in printed
+        and "Projected full VQAv2 val" in printed
+    )

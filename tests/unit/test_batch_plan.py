@@ -1,7 +1,11 @@
 """The runner's batch plan: grouped by image, deterministic, complete; batch keys follow content."""
 
+import pytest
+
+from blip2_bench.config import RunConfig
 from blip2_bench.distributed import DistEnv
-from blip2_bench.runner.plan import generation_batch_key, my_share, plan_batches
+from blip2_bench.errors import BadInputError
+from blip2_bench.runner.plan import generation_batch_key, my_share, padding_fraction, plan_batches
 from blip2_bench.types import GenerationRequest, GenerationSettings, ImageSource
 
 S = GenerationSettings(1, 2, 1)
@@ -69,3 +73,49 @@ def test_batch_key_changes_with_prompt_and_image_content_only():
     assert generation_batch_key(reqs, {"i1": "sha256:2"}) != key  # edited image
     assert generation_batch_key([_req("a", "i1", "q"), _req("b", "i1")], hashes) != key  # other prompt
     assert generation_batch_key(list(reversed(reqs)), hashes) != key  # other order: other padding
+
+
+def test_length_order_sorts_whole_images_by_their_longest_prompt():
+    reqs = [_req("a", "i1", "x" * 30), _req("b", "i2", "x" * 5), _req("c", "i1", "x" * 3)]
+    reqs += [_req("d", "i3", "x" * 12), _req("e", "i2", "x" * 8)]
+    # Longest prompt per image: i1 30, i2 8, i3 12, so i2, i3, i1; each image still whole.
+    assert plan_batches(reqs, 2, "length") == [[1, 4], [3], [0, 2]]
+    assert plan_batches(reqs, 2) == [[0, 2], [1, 4], [3]]  # the default keeps file order
+
+
+def test_length_order_is_stable_and_keeps_the_plan_rules():
+    import random
+
+    rng = random.Random(3)
+    same = [_req(str(i), f"img{i % 4}", "q" * 20) for i in range(12)]
+    assert plan_batches(same, 4, "length") == plan_batches(same, 4)  # ties keep file order
+    reqs = [
+        _req(f"{n}-{q}", f"img{n}", "Question: " + "w " * rng.randint(3, 30) + "Answer:")
+        for n in range(300)
+        for q in range(rng.randint(1, 9))
+    ]
+    rng.shuffle(reqs)
+    lengths = [len(r.prompt) for r in reqs]
+    for size in (4, 16, 64):
+        by_length, by_image = plan_batches(reqs, size, "length"), plan_batches(reqs, size)
+        assert sorted(i for b in by_length for i in b) == list(range(len(reqs)))
+        assert all(0 < len(b) <= size for b in by_length)
+        for batch in by_length:  # whole images, or one image alone when it cannot fit
+            keys = {reqs[i].image.key for i in batch}
+            assert len(keys) == 1 or all(
+                sum(r.image.key == k for r in reqs) == sum(reqs[i].image.key == k for i in batch) for k in keys
+            )
+        assert padding_fraction(by_length, lengths) < padding_fraction(by_image, lengths)
+
+
+def test_padding_fraction_counts_the_padded_positions():
+    assert padding_fraction([[0, 1], [2]], [3, 1, 5]) == 1 - 9 / 11  # 2 x 3 + 1 x 5 positions, 9 real
+    assert padding_fraction([[0, 1, 2]], [4, 4, 4]) == 0.0
+    assert padding_fraction([], []) == 0.0
+
+
+def test_an_unknown_batch_order_is_refused_with_the_choices():
+    with pytest.raises(BadInputError, match=r"batch_order must be one of \('image', 'length'\), got 'size'"):
+        plan_batches([_req("a", "i")], 2, "size")
+    with pytest.raises(BadInputError, match="batch_order must be one of"):
+        RunConfig(batch_order="size")

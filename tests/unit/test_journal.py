@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from blip2_bench.errors import BadInputError
-from blip2_bench.files import atomic_write_json
+from blip2_bench.files import atomic_write_json, atomic_write_json_large
 from blip2_bench.runner.journal import Journal
 from blip2_bench.runner.rundir import RunDir
 
@@ -90,3 +90,20 @@ def test_unwritable_target_is_one_line_bad_input(tmp_path: Path):
         atomic_write_json(tmp_path / "not-a-folder" / "r.json", {})
     with pytest.raises(BadInputError, match=r"cannot write journal"):
         Journal(tmp_path / "not-a-folder", "t").append([_entry("1")])
+
+
+def test_the_large_table_writer_reads_back_as_the_plain_writer_does(tmp_path):
+    value = {
+        "accuracy": 66.67,
+        "note": 'ünï \u2028 "q"',
+        "per_question": {str(i): i / 7 for i in range(50)},
+        "n": [1, 0.1, 1e-05],
+    }
+    atomic_write_json(tmp_path / "plain.json", value)
+    atomic_write_json_large(tmp_path / "large.json", value)
+    assert (
+        json.loads((tmp_path / "large.json").read_text(encoding="utf-8"))
+        == json.loads((tmp_path / "plain.json").read_text())
+        == value
+    )
+    assert (tmp_path / "large.json").read_text(encoding="utf-8").endswith("}\n")
