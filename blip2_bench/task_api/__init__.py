@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-import numpy as np
-
 from ..types import GenerationRequest, ModelTraits, TaskScores
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy for annotations only: `score` commands start without it
+    import numpy as np
+
     from ..data.retrieval import RetrievalData
 
 
