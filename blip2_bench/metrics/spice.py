@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadInputError, BenchError
+from .jvm import die_with_parent
 
 SPICE_DIR_ENV = "BLIP2_BENCH_SPICE_DIR"
 SPICE_JVM_OPTS_ENV = "BLIP2_BENCH_SPICE_JVM_OPTS"
@@ -143,7 +144,8 @@ def run_spice(
         cmd = [status.java, *status.jvm_opts, "-Xmx8G", "-jar", str(status.folder / SPICE_JARS[0])]
         cmd += [str(in_file), "-out", str(out_file), "-subset", "-silent"]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=status.folder)
+            # SPICE can run for minutes with 8 GB: a killed run must not leave it behind.
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=status.folder, preexec_fn=die_with_parent())
         except OSError as exc:
             raise ScorerFailedError(f"cannot start SPICE: {exc}") from None
         if proc.returncode != 0 or not out_file.is_file():

@@ -84,12 +84,17 @@ def test_compiled_vision_encoder_gives_the_same_answers_and_is_recorded(tiny_mod
 def test_retrieval_backend_takes_the_attention_choice(tmp_path):
     model = build_tiny_blip2_retrieval(tmp_path / "tiny-itm", seed=0)
     images = [Image.new("RGB", (36, 36), color=(30 * k, 80, 160)) for k in range(2)]
-    features = {}
-    for attention in ("auto", "eager"):
+    features, recorded = {}, {}
+    for attention in ("auto", "eager", "sdpa"):
         backend = HfBlip2RetrievalBackend(_options(model, "itm", attention=attention))
         features[attention] = backend.embed_images(images).itc
-        assert backend.provenance()["attention"]["vision_model"] in {attention, "sdpa", "eager"}
+        recorded[attention] = backend.provenance()["attention"]
+    # The choice reaches every part (both have an SDPA kernel), and auto is transformers' SDPA here,
+    # so the features below come from two different kernels.
+    assert recorded["eager"] == {"vision_model": "eager", "qformer": "eager"}
+    assert recorded["sdpa"] == recorded["auto"] == {"vision_model": "sdpa", "qformer": "sdpa"}
     torch.testing.assert_close(features["eager"], features["auto"], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(features["eager"], features["sdpa"], atol=1e-5, rtol=1e-4)
 
 
 def test_default_kernels_keep_the_journal_keys_of_runs_from_before_the_options(tmp_path):

@@ -131,3 +131,41 @@ def test_the_java_scorer_dies_with_its_killed_parent(script, marker):
         for pid in [parent.pid, *([holder] if holder else []), *jvms]:
             _kill(pid)  # only what this test started
         parent.wait()
+
+
+def test_spice_dies_with_its_killed_parent(tmp_path):
+    # SPICE's jar and models cannot be had offline: a stand-in "java" that sleeps, started by
+    # run_spice exactly as the real one would be, so the same parent-death wiring is tested.
+    fake_java = tmp_path / "fake-spice-java"
+    fake_java.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(120)\n")
+    fake_java.chmod(0o755)
+    code = textwrap.dedent(
+        f"""
+        import threading
+        from pathlib import Path
+        from blip2_bench.metrics import spice
+
+        status = spice.SpiceStatus(True, "", {str(fake_java)!r}, (), Path({str(tmp_path)!r}))
+        threading.Thread(target=spice.run_spice, args=({{1: ["a dog"]}}, {{1: ["a dog"]}}, status)).start()
+        print("started", flush=True)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    children: list[int] = []
+    try:
+        assert parent.stdout.readline().strip() == "started"
+        deadline = time.monotonic() + 10
+        while not (children := _children(parent.pid, "fake-spice-java")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(children) == 1, children
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 5
+        while _running(children[0]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(children[0]), "SPICE outlived its SIGKILLed parent"
+    finally:
+        for pid in [parent.pid, *children]:
+            _kill(pid)
+        parent.wait()
