@@ -33,11 +33,18 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
+        _discard(tmp)
         raise BadInputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:  # `write` failed: no temporary left behind
+        _discard(tmp)
+        raise
+
+
+def _discard(tmp: Path) -> None:
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -50,6 +57,12 @@ def atomic_write_json(path: Path, value: Any) -> None:
 
 def atomic_write_json_large(path: Path, value: Any) -> None:
     """atomic_write_json for a large table (VQAv2 val's 214k per-question accuracies) in ~1/8
-    of the time: msgspec writes the same layout, non-ASCII as UTF-8 rather than \\u escapes.
-    Finite floats only: msgspec would write NaN as null."""
-    atomic_write(path, lambda f: f.write(msgspec.json.format(msgspec.json.encode(value), indent=2) + b"\n"))
+    of the time: msgspec writes the same values (non-ASCII as UTF-8, not \\u escapes; 1e-05 as
+    0.00001). Finite floats only: msgspec would write NaN as null. Text msgspec cannot encode
+    (a lone surrogate, which json writes as an escape) goes to atomic_write_json."""
+    try:
+        text = msgspec.json.format(msgspec.json.encode(value), indent=2) + b"\n"
+    except (UnicodeEncodeError, TypeError, OverflowError, msgspec.EncodeError):
+        atomic_write_json(path, value)
+        return
+    atomic_write(path, lambda f: f.write(text))

@@ -26,6 +26,8 @@ def read_json(path: str | Path, what: str) -> Any:
         raise BadInputError(f"{what} {path}: cannot read: {exc}") from None
     except RecursionError:
         raise BadInputError(f"{what} {path}: malformed JSON: nested too deeply to read") from None
+    except ValueError as exc:  # Python's limit on an integer's digits (4300 by default)
+        raise BadInputError(f"{what} {path}: cannot read: {exc}") from None
 
 
 def require_keys(obj: Any, keys: Iterable[str], path: Path | str, where: str) -> Mapping[str, Any]:

@@ -87,7 +87,7 @@ def read_official(questions_file: Path, annotations_file: Path | None, limit: in
 
 
 def _check_subtype(subtype: Any, path: Path) -> None:
-    if subtype not in IMAGE_FOLDERS:
+    if not isinstance(subtype, str) or subtype not in IMAGE_FOLDERS:  # a list is not hashable
         raise BadInputError(f"{path}: unknown data_subtype {subtype!r} (known: {', '.join(IMAGE_FOLDERS)})")
 
 

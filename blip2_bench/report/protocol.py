@@ -66,6 +66,8 @@ def backend_view(run: Run) -> dict[str, dict[str, str]]:
     for key in ("dtype", "component_dtypes", "device", "device_name", "batch_size", "image_processing"):
         if key in b:
             _flatten(b[key], key, numerics)
+    # Which images share a batch (runs from before the option ran in image order).
+    numerics["batch_order"] = str((run.results.get("config") or {}).get("batch_order", "image"))
     # The backend's own options (e.g. a plugin's seed or quantization) that the recorded identity
     # above does not already show.
     options = ((run.results.get("config") or {}).get("backend")) or {}

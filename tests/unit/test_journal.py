@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from blip2_bench.errors import BadInputError
-from blip2_bench.files import atomic_write_json, atomic_write_json_large
+from blip2_bench.files import atomic_write, atomic_write_json, atomic_write_json_large
 from blip2_bench.runner.journal import Journal
 from blip2_bench.runner.rundir import RunDir
 
@@ -107,3 +107,24 @@ def test_the_large_table_writer_reads_back_as_the_plain_writer_does(tmp_path):
         == value
     )
     assert (tmp_path / "large.json").read_text(encoding="utf-8").endswith("}\n")
+
+
+def test_a_failing_writer_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "r.json"
+    atomic_write_json(target, {"old": 1})
+
+    def fails(f):
+        f.write(b"{half")
+        raise RuntimeError("writer broke")
+
+    with pytest.raises(RuntimeError, match="writer broke"):
+        atomic_write(target, fails)
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+    assert json.loads(target.read_text()) == {"old": 1}
+
+
+def test_the_large_table_writer_takes_a_lone_surrogate_as_json_does(tmp_path):
+    value = {"per_question_type": {"is \ud800": 100.0}, "accuracy": 100.0}  # json.load can return this
+    atomic_write_json_large(tmp_path / "large.json", value)
+    assert json.loads((tmp_path / "large.json").read_text()) == value
+    assert [p.name for p in tmp_path.iterdir()] == ["large.json"]

@@ -203,3 +203,18 @@ def test_published_vs_measured_chart_draws_both_values(tmp_path, scores):
     bars = {b["series"]: b["heights"] for b in data["bars"]}
     assert bars["measured"] == pytest.approx([np.mean(scores)] * 2) and bars["published"] == [63.1, 63.13]
     assert png.startswith(b"\x89PNG") and "63.1 (Δ " in markdown(report)
+
+
+def test_protocol_diff_names_the_batch_order_runs_from_before_had(tmp_path, scores):
+    def with_order(path, order):
+        results, records = vqa_results(scores)
+        if order is not None:
+            results["config"]["batch_order"] = order
+        return load_run(write_run(path, results, {"vqav2": records}))
+
+    older, length = with_order(tmp_path / "a", None), with_order(tmp_path / "b", "length")  # a run from before
+    diff = {(row.section, row.key): row.values for row in protocol_diff([older, length])}
+    assert diff[("numerics", "batch_order")] == ("image", "length")
+    assert ("numerics", "batch_order") not in {
+        (row.section, row.key) for row in protocol_diff([older, with_order(tmp_path / "c", "image")])
+    }

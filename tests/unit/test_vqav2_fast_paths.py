@@ -100,6 +100,7 @@ def test_fast_reader_returns_what_the_record_checks_return(readers: str, vqa_dat
         ),
         (Q, lambda d: d["questions"][3].update(image_id=False), r"questions\[3\]\.image_id has the wrong type bool"),
         (Q, lambda d: d["questions"].__setitem__(2, [1, 2]), r"questions\[2\] should be a JSON object, got list"),
+        (Q, lambda d: d.update(data_subtype=["val2014"]), r"unknown data_subtype \['val2014'\] \(known: val2014"),
     ],
 )
 def test_refused_with_the_record_named(readers: str, vqa_data: Path, target: str, change, message: str) -> None:
@@ -153,6 +154,7 @@ def test_results_file_read_like_the_record_checks(tmp_path: Path) -> None:
     path = tmp_path / "results.json"
     path.write_text(json.dumps([{"question_id": 7, "answer": " two\n"}, {"question_id": 3, "answer": "", "x": 1}]))
     assert read_answers(path) == read_keyed_results(path, "question_id", "answer") == {7: " two\n", 3: ""}
+    assert decode_typed(path, list[vqav2_scoring._Prediction]) is not None  # read on the typed path
     path.write_text("[]")
     assert read_answers(path) == {}
 
@@ -195,7 +197,9 @@ _BYTE_EDITS = {
     "an id written 1.0": lambda raw: re.sub(rb'("question_id": )(\d+)', rb"\1\2.0", raw, count=1),
     "an id written 1e3": lambda raw: re.sub(rb'("question_id": )(\d+)', rb"\g<1>1e3", raw, count=1),
     "an id written -0": lambda raw: raw.replace(b'"question_id": ', b'"question_id": -0, "y": ', 1),
-    "a repeated key in a record": lambda raw: raw.replace(b'"answer": ', b'"answer": "first", "answer": ', 3),
+    "a repeated key in a record": lambda raw: raw.replace(b'"answer": ', b'"answer": "first", "answer": ', 3).replace(
+        b'"question": ', b'"question": "first", "question": ', 3
+    ),
 }
 
 
@@ -242,3 +246,21 @@ def test_results_file_typed_decoding_reads_what_json_load_reads(tmp_path: Path, 
     typed = _outcome(lambda: read_answers(path))
     _json_load_only(monkeypatch)
     assert typed == _outcome(lambda: read_answers(path))
+
+
+def test_an_integer_too_long_for_python_is_one_line_and_read_where_unused(vqa_data: Path, monkeypatch) -> None:
+    # json.load refuses more than 4300 digits (Python's integer-string limit); the typed
+    # decoding never converts a field it skips, so there the file is read: the one divergence.
+    huge = b"1" * 5000
+    path = vqa_data / A
+    original, expected = path.read_bytes(), read_official(vqa_data / Q, path).annotations
+    path.write_bytes(_top_field(original, huge))
+    assert read_official(vqa_data / Q, path).annotations == expected
+    _json_load_only(monkeypatch)
+    with pytest.raises(BadInputError, match="cannot read: Exceeds the limit") as info:
+        read_official(vqa_data / Q, path)
+    assert str(info.value).startswith("VQAv2 annotations file") and "\n" not in str(info.value)
+    monkeypatch.undo()
+    path.write_bytes(re.sub(rb'("question_id": )(\d+)', rb"\g<1>" + huge, original, count=1))  # a used field
+    with pytest.raises(BadInputError, match="cannot read: Exceeds the limit"):
+        read_official(vqa_data / Q, path)
