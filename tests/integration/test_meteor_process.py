@@ -105,6 +105,16 @@ def _kill(pid: int) -> None:
         pass
 
 
+def _kill_and_expect_gone(parent: subprocess.Popen, child: int, what: str) -> None:
+    """SIGKILL `parent` and wait (5 s at most) for its `child` to die with it."""
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(child), f"{what} outlived its SIGKILLed parent"
+
+
 @pytest.mark.parametrize(
     "script, marker",
     [(METEOR_BUSY, "meteor-1.5.jar"), (TOKENIZER_BUSY, "edu.stanford.nlp.process.PTBTokenizer")],
@@ -121,12 +131,7 @@ def test_the_java_scorer_dies_with_its_killed_parent(script, marker):
         holder = int(line)
         jvms = _children(parent.pid, marker)
         assert len(jvms) == 1, jvms
-        parent.kill()
-        parent.wait()
-        deadline = time.monotonic() + 5
-        while _running(jvms[0]) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not _running(jvms[0]), f"the {marker} JVM outlived its SIGKILLed parent"
+        _kill_and_expect_gone(parent, jvms[0], f"the {marker} JVM")
     finally:
         for pid in [parent.pid, *([holder] if holder else []), *jvms]:
             _kill(pid)  # only what this test started
@@ -159,12 +164,7 @@ def test_spice_dies_with_its_killed_parent(tmp_path):
         while not (children := _children(parent.pid, "fake-spice-java")) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(children) == 1, children
-        parent.kill()
-        parent.wait()
-        deadline = time.monotonic() + 5
-        while _running(children[0]) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not _running(children[0]), "SPICE outlived its SIGKILLed parent"
+        _kill_and_expect_gone(parent, children[0], "SPICE")
     finally:
         for pid in [parent.pid, *children]:
             _kill(pid)
