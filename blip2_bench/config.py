@@ -22,6 +22,11 @@ NON_IDENTITY_KEYS = ("fresh", "reuse_outputs", "dist_timeout_minutes", "image_wo
 ADDED_KEYS_DEFAULTS = {"batch_order": "image"}
 
 
+def check_batch_order(order: str) -> None:
+    if order not in BATCH_ORDERS:
+        raise BadInputError(f"batch_order must be one of {BATCH_ORDERS}, got {order!r}")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Top-level run settings (each task's and the backend's own options are validated by them)."""
@@ -52,8 +57,7 @@ class RunConfig:
             raise BadInputError(f"limit must be >= 1, got {self.limit}")
         if self.image_workers < 0:
             raise BadInputError(f"image_workers must be >= 0, got {self.image_workers}")
-        if self.batch_order not in BATCH_ORDERS:
-            raise BadInputError(f"batch_order must be one of {BATCH_ORDERS}, got {self.batch_order!r}")
+        check_batch_order(self.batch_order)
         if self.on_bad_image not in BAD_IMAGE_POLICIES:
             raise BadInputError(f"on_bad_image must be one of {BAD_IMAGE_POLICIES}, got {self.on_bad_image!r}")
 

@@ -3,8 +3,9 @@
 Each file is first decoded straight into the fields used (bulk.decode_typed: exact JSON types,
 nothing else built). Only when that meets anything unexpected is the file read with json.load
 and checked record by record with the json_files helpers, whose first complaint (naming file
-and record) is raised. Both accept the same files with the same values, so a good file never
-pays for the second pass and a bad one gets the same one-line error as before.
+and record) is raised. Both accept the same files with the same values (but for the two
+pathological ones bulk.decode_typed names), so a good file never pays for the second pass and a
+bad one gets the same one-line error as before.
 """
 
 from __future__ import annotations

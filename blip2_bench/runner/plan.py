@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..config import BATCH_ORDERS
+from ..config import check_batch_order
 from ..distributed import DistEnv
-from ..errors import BadInputError
 from ..provenance import short_hash
 from ..types import GenerationRequest
 
@@ -27,8 +26,7 @@ def plan_batches(requests: Sequence[GenerationRequest], batch_size: int, order: 
     own, so a backend can encode it once, alone, and reuse the features across those batches with
     bit-identical results whether or not the run was resumed in between.
     """
-    if order not in BATCH_ORDERS:
-        raise BadInputError(f"batch_order must be one of {BATCH_ORDERS}, got {order!r}")
+    check_batch_order(order)
     by_image: dict[str, list[int]] = {}
     for i, request in enumerate(requests):
         by_image.setdefault(request.image.key, []).append(i)
