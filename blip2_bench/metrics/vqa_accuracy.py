@@ -245,6 +245,8 @@ def _mean_pct(accs: list[float]) -> float:
 
 Row = tuple[int, str, Sequence[str], str, str]
 """A VqaRecord's fields in order, for callers scoring many questions without building records."""
+Columns = tuple[Sequence[int], Sequence[str], Sequence[Sequence[str]], Sequence[str], Sequence[str]]
+"""The Rows' fields as five columns: question ids, predictions, human answers, answer and question types."""
 
 
 def vqa_scores(records: Sequence[VqaRecord], scorer: str = "official") -> dict:
@@ -259,10 +261,32 @@ def vqa_scores(records: Sequence[VqaRecord], scorer: str = "official") -> dict:
 
 
 def vqa_scores_rows(rows: Sequence[Row], scorer: str = "official") -> dict:
-    """vqa_scores on (question_id, prediction, human_answers, answer_type, question_type) rows."""
+    """vqa_scores on (question_id, prediction, human_answers, answer_type, question_type) rows.
+
+    Scored with arrays (vqa_accuracy_arrays: same numbers bit for bit, ~2x faster on VQAv2 val)
+    when every question has the same number of human answers, else question by question."""
     _check_scorer(scorer)
     if len(rows) == 0:
         raise ValueError("records is empty")
+    from .vqa_accuracy_arrays import scores_of_rows  # numpy: imported only when scoring
+
+    scores = scores_of_rows(rows, scorer)
+    return scores if scores is not None else scores_of_rows_one_by_one(rows, scorer)
+
+
+def vqa_scores_columns(columns: Columns, scorer: str = "official") -> dict:
+    """vqa_scores_rows on the rows' fields as columns (no row tuples built for 214k questions)."""
+    _check_scorer(scorer)
+    if len(columns[0]) == 0:
+        raise ValueError("records is empty")
+    from .vqa_accuracy_arrays import scores_of_columns
+
+    scores = scores_of_columns(columns, scorer)
+    return scores if scores is not None else scores_of_rows_one_by_one(list(zip(*columns, strict=True)), scorer)
+
+
+def scores_of_rows_one_by_one(rows: Sequence[Row], scorer: str) -> dict:
+    """vqa_scores_rows, one question at a time: any rows, and the errors it raises."""
     prepare = _preparer(scorer)
     all_accs: list[float] = []
     by_answer_type: defaultdict[str, list[float]] = defaultdict(list)  # no new list per row

@@ -15,6 +15,7 @@ from ..data.json_files import read_json, require_keys, require_list, require_typ
 from ..errors import BadInputError
 from ..files import atomic_write_json
 from ..metrics.gqa_accuracy import SCORERS, GqaRecord, gqa_scores
+from .partial import refuse_nothing_scored
 
 
 def read_predictions(path: Path) -> dict[str, str]:
@@ -58,6 +59,7 @@ def score_gqa_files(questions: Path, predictions: Path, scorer: str, allow_parti
                 f"{predictions}: no prediction for {len(missing)} of {n} balanced questions (e.g. {head}); "
                 "the official evaluation requires all (or pass --allow-partial)"
             )
+        refuse_nothing_scored(len(missing), n, predictions, questions)
         note = f"partial: scored {n - len(missing)} of {n} questions ({len(missing)} without a prediction)"
     records = [
         GqaRecord(

@@ -19,6 +19,7 @@ from ..files import atomic_write_json
 from ..metrics.lemmatize import MODES, NOT_COMPARABLE, choose_lemmatizer
 from ..metrics.okvqa_accuracy import okvqa_scores
 from ..metrics.vqa_accuracy import SCORERS, VqaRecord
+from .partial import refuse_nothing_scored
 from .vqav2 import read_answers
 
 
@@ -49,6 +50,7 @@ def score_okvqa_files(
                 f"{predictions}: no answer for {len(missing)} of {n} questions "
                 f"(e.g. {head}); the VQA evaluation requires all (or pass --allow-partial)"
             )
+        refuse_nothing_scored(len(missing), n, predictions, questions)
         notes.append(f"partial: scored {n - len(missing)} of {n} questions ({len(missing)} unanswered)")
     records = [
         VqaRecord(s.question_id, answers[s.question_id], s.answers or (), s.answer_type, s.question_type)

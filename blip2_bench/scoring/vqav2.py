@@ -13,7 +13,8 @@ from ..data.json_files import read_keyed_results
 from ..data.vqav2_official import OfficialVqa, read_official
 from ..errors import BadInputError
 from ..files import atomic_write_json_large
-from ..metrics.vqa_accuracy import SCORERS, vqa_scores_rows
+from ..metrics.vqa_accuracy import SCORERS, vqa_scores_columns
+from .partial import refuse_nothing_scored
 
 
 class _Prediction(msgspec.Struct, gc=False):
@@ -64,9 +65,12 @@ def _score(
                 f"{predictions}: no answer for {len(missing)} of {n} questions "
                 f"(e.g. {head}); the official evaluation requires all (or pass --allow-partial)"
             )
+        refuse_nothing_scored(len(missing), n, predictions, questions)
         note = f"partial: scored {n - len(missing)} of {n} questions ({len(missing)} unanswered)"
-    rows = [(qid, answers[qid], *data.annotations[qid]) for qid, _, _ in data.questions if qid in answers]
-    return vqa_scores_rows(rows, scorer=scorer), note
+    answered = [qid for qid, _, _ in data.questions if qid in answers] if missing else [q[0] for q in data.questions]
+    humans, answer_types, question_types = zip(*map(data.annotations.__getitem__, answered), strict=True)
+    predictions = list(map(answers.__getitem__, answered))
+    return vqa_scores_columns((answered, predictions, humans, answer_types, question_types), scorer=scorer), note
 
 
 def main(argv: list[str]) -> int:

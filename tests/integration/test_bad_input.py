@@ -194,3 +194,23 @@ def test_lone_surrogate_in_an_answer_is_bad_input(vqa_data, tmp_path, capsys):
     path.write_text(json.dumps([{"question_id": q["question_id"], "answer": "a \ud800 b"} for q in questions]))
     rc = score_vqa(vqa_data, path)
     assert rc == 2 and "invalid Unicode (a lone surrogate)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("task", ["vqav2", "okvqa", "gqa"])
+def test_allow_partial_with_nothing_answered_is_one_line(task: str, tmp_path: Path, capsys) -> None:
+    from blip2_bench.demo.okvqa_gqa_fixtures import write_gqa_fixture, write_okvqa_fixture
+    from blip2_bench.demo.vqav2_fixture import write_vqav2_fixture
+
+    if task == "gqa":
+        files = ["--questions", str(write_gqa_fixture(tmp_path / "d").questions_file)]
+    else:
+        fixture = (write_vqav2_fixture if task == "vqav2" else write_okvqa_fixture)(tmp_path / "d")
+        files = ["--questions", str(fixture.questions_file), "--annotations", str(fixture.annotations_file)]
+    empty = tmp_path / "p.json"
+    empty.write_text("[]")
+    out = tmp_path / "s.json"
+    extra = ["--lemmatizer", "off"] if task == "okvqa" else []
+    rc = main(["score", task, *files, "--predictions", str(empty), "--allow-partial", *extra, "--json", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "p.json: answers none of the" in err and "nothing to score" in err
+    assert "Traceback" not in err and not out.exists()

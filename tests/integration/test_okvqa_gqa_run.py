@@ -171,6 +171,7 @@ SHARED_MODULES = {
     "blip2_bench.data.vqav2",
     "blip2_bench.metrics.vqa_accuracy",
     "blip2_bench.scoring.vqav2",
+    "blip2_bench.scoring.partial",  # the --allow-partial refusal every VQA-style score command shares
 }
 
 

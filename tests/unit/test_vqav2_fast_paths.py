@@ -4,11 +4,13 @@ checks do, with the same one-line errors (file and record named)."""
 from __future__ import annotations
 
 import json
+import mmap
 import re
 from pathlib import Path
 
 import pytest
 
+from blip2_bench import bulk
 from blip2_bench.bulk import decode_typed
 from blip2_bench.data import vqav2_official
 from blip2_bench.data.json_files import read_json, read_keyed_results
@@ -264,3 +266,23 @@ def test_an_integer_too_long_for_python_is_one_line_and_read_where_unused(vqa_da
     path.write_bytes(re.sub(rb'("question_id": )(\d+)', rb"\g<1>" + huge, original, count=1))  # a used field
     with pytest.raises(BadInputError, match="cannot read: Exceeds the limit"):
         read_official(vqa_data / Q, path)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 1 << 20])
+def test_utf8_check_holds_across_chunk_boundaries(tmp_path: Path, chunk: int) -> None:
+    good = '{"a": "caf\u00e9 \u20ac \U0001f600", "b": "x"}'.encode()
+    path = tmp_path / "f.json"
+    for raw, valid in ((good, True), (good[:9] + b"\xff" + good[10:], False), (good[:-2] + b"\xe2\x82", False)):
+        path.write_bytes(raw)
+        with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            assert bulk._strict_utf8(mapped, chunk) is valid
+        assert bulk._strict_utf8(raw, chunk) is valid
+
+
+def test_typed_decoding_of_an_empty_file_or_a_folder_leaves_it_to_json_load(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_bytes(b"")  # cannot be mapped: read instead, and refused
+    assert decode_typed(empty, list[vqav2_scoring._Prediction]) is None
+    assert decode_typed(tmp_path, list[vqav2_scoring._Prediction]) is None
+    with pytest.raises(BadInputError, match="empty.json"):
+        vqav2_scoring.read_answers(empty)
