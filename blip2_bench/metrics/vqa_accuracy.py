@@ -212,16 +212,21 @@ def _preparer(scorer: str) -> Prepare:
 
 
 def _accuracy(pred: str, gts: list[str]) -> float:
-    matches = gts.count(pred)
+    return accuracy_of_hits([g == pred for g in gts])
+
+
+def accuracy_of_hits(hits: Sequence[bool]) -> float:
+    """One question's accuracy from which human answers match: upstream's expressions and
+    summation order, min(1, ...) included, whose int 1 matters to sum() from Python 3.12 on
+    (compensated for floats only), so floats agree bit-wise on any Python."""
+    matches = sum(hits)
     if matches == 0:  # every subset scores 0.0, so the mean is exactly 0.0
         return 0.0
-    if matches > 3:  # every subset keeps >= 3 matches: all 1.0, mean exactly 1.0
+    if matches > 3:  # every subset keeps >= 3 matches: all 1, mean exactly 1.0
         return 1.0
-    # Leaving out answer j drops one match iff it matched. Same expressions and summation
-    # order as upstream's loop, so floats agree bit-wise.
-    hit, miss = min(1.0, float(matches - 1) / 3), min(1.0, float(matches) / 3)
-    accs = [hit if g == pred else miss for g in gts]
-    return float(sum(accs)) / len(accs)
+    # Leaving out answer j drops one match iff it matched.
+    hit, miss = min(1, float(matches - 1) / 3), min(1, float(matches) / 3)
+    return float(sum([hit if h else miss for h in hits])) / len(hits)
 
 
 def _checked_answers(human_answers: Sequence[str]) -> Sequence[str]:

@@ -2,9 +2,9 @@
 
 Each scorer's string processing is a pure function of the string, so every string compared is
 processed once and interned to an integer id; a question's matches are then an equality test on
-an id array. Every float is made by the same IEEE operations in the same order as the loop in
-vqa_accuracy (a question's leave-one-out terms added left to right; the means summed in Python,
-in file order), so the numbers agree bit for bit. It takes only questions with the same number
+an id array. Every float is the loop's: a question's accuracy comes from vqa_accuracy's own
+accuracy_of_hits (once per distinct pattern of matching answers), and the means are summed in
+Python in file order, so the numbers agree bit for bit. It takes only questions with the same number
 of human answers (VQAv2, OK-VQA: ten); anything else returns None and the loop scores it.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .vqa_accuracy import Columns, Row, _clean_whitespace, _full, _mean_pct, _process_punctuation
+from .vqa_accuracy import Columns, Row, _clean_whitespace, _full, _mean_pct, _process_punctuation, accuracy_of_hits
 
 
 class _Ids(dict):
@@ -60,16 +60,13 @@ def _compared(scorer: str, predictions: Sequence[str], humans: list[str], n: int
 
 
 def _accuracies(prediction: np.ndarray, humans: np.ndarray) -> np.ndarray:
-    """Each question's mean over leave-one-out subsets of min(1, matches / 3), as the loop adds it."""
+    """Each question's accuracy, computed once per distinct pattern of matching answers by the
+    loop's own accuracy_of_hits (so the floats are its floats on any Python version)."""
     hits = humans == prediction[:, None]
-    matches = hits.sum(axis=1)
-    hit = np.minimum(1.0, (matches - 1) / 3)  # leaving out a matching answer
-    miss = np.minimum(1.0, matches / 3)
-    terms = np.where(hits, hit[:, None], miss[:, None])
-    total = terms[:, 0].copy()
-    for j in range(1, terms.shape[1]):  # left to right, as Python's sum
-        total += terms[:, j]
-    return total / terms.shape[1]
+    patterns, where = np.unique(hits @ (1 << np.arange(hits.shape[1], dtype=np.int64)), return_inverse=True)
+    n = hits.shape[1]
+    table = [accuracy_of_hits([bool(code >> j & 1) for j in range(n)]) for code in patterns.tolist()]
+    return np.array(table, dtype=np.float64)[where.reshape(-1)]
 
 
 def _group_means(groups: Sequence[Any], accuracies: np.ndarray) -> dict[Any, float]:
@@ -83,34 +80,42 @@ def _group_means(groups: Sequence[Any], accuracies: np.ndarray) -> dict[Any, flo
     return {group: _mean_pct(ordered[a:b]) for group, a, b in zip(ids, starts[:-1], starts[1:], strict=True)}
 
 
+MAX_ANSWERS = 62
+"""More human answers per question than bits in an int64 pattern go to the loop."""
+
+
 def scores_of_rows(rows: Sequence[Row], scorer: str) -> dict[str, Any] | None:
-    """vqa_scores_rows's result, or None when the loop must score these rows (human answer lists
-    of different lengths, a string for a list, duplicate ids: the loop raises on the last two)."""
-    if set(map(len, rows)) != {5}:
+    """vqa_scores_rows's result, or None when the loop must score these rows: anything but
+    rows of five with str predictions and equally long list/tuple of str human answers and
+    unique ids (the loop raises on what is wrong, with its own message)."""
+    if not all(isinstance(row, (tuple, list)) for row in rows) or set(map(len, rows)) != {5}:
         return None
     return scores_of_columns(tuple(zip(*rows, strict=True)), scorer)  # type: ignore[arg-type]
 
 
 def scores_of_columns(columns: Columns, scorer: str) -> dict[str, Any] | None:
     """scores_of_rows on the rows' fields as five columns of equal length."""
+    if len(set(map(len, columns))) != 1:
+        return None
     question_ids, predictions, humans, answer_types, question_types = columns
-    if any(issubclass(kind, str) for kind in set(map(type, humans))):
+    if not set(map(type, humans)) <= {tuple, list} or set(map(type, predictions)) != {str}:
         return None
     lengths = set(map(len, humans))
     if len(lengths) != 1:
         return None
     (n,) = lengths
-    if n == 0:
+    keys = list(map(str, question_ids))
+    if not 0 < n <= MAX_ANSWERS or len(set(keys)) != len(keys):
         return None
-    accuracies = _accuracies(*_compared(scorer, predictions, list(chain.from_iterable(humans)), n))
+    flat = list(chain.from_iterable(humans))
+    if set(map(type, flat)) != {str}:
+        return None
+    accuracies = _accuracies(*_compared(scorer, predictions, flat, n))
     unique, where = np.unique(accuracies, return_inverse=True)
     percentages = [round(100 * acc, 2) for acc in unique.tolist()]  # Python's round, as upstream
-    per_question = dict(zip(map(str, question_ids), map(percentages.__getitem__, where.tolist()), strict=True))
-    if len(per_question) != len(question_ids):
-        return None  # duplicate ids
     return {
         "accuracy": _mean_pct(accuracies.tolist()),
         "per_answer_type": _group_means(answer_types, accuracies),
         "per_question_type": _group_means(question_types, accuracies),
-        "per_question": per_question,
+        "per_question": dict(zip(keys, map(percentages.__getitem__, where.reshape(-1).tolist()), strict=True)),
     }

@@ -67,10 +67,10 @@ def _score(
             )
         refuse_nothing_scored(len(missing), n, predictions, questions)
         note = f"partial: scored {n - len(missing)} of {n} questions ({len(missing)} unanswered)"
-    answered = [qid for qid, _, _ in data.questions if qid in answers] if missing else [q[0] for q in data.questions]
+    answered = [qid for qid, _, _ in data.questions if qid in answers]
     humans, answer_types, question_types = zip(*map(data.annotations.__getitem__, answered), strict=True)
-    predictions = list(map(answers.__getitem__, answered))
-    return vqa_scores_columns((answered, predictions, humans, answer_types, question_types), scorer=scorer), note
+    answer_texts = list(map(answers.__getitem__, answered))
+    return vqa_scores_columns((answered, answer_texts, humans, answer_types, question_types), scorer=scorer), note
 
 
 def main(argv: list[str]) -> int:

@@ -98,3 +98,33 @@ def test_errors_are_the_loops() -> None:
         vqa_scores_rows([(1, "yes", "yes", "a", "q")])
     with pytest.raises(ValueError, match="non-empty sequence"):
         vqa_scores_rows([(1, "yes", (), "a", "q")])
+
+
+def test_every_hit_pattern_gives_the_reference_accuracy() -> None:
+    # All 2^n patterns of matching answers for n = 1..10: the table the array path builds per
+    # distinct pattern is upstream's float, bit for bit (also where Python 3.12's sum differs).
+    for n in range(1, 11):
+        for code in range(1 << n):
+            hits = [bool(code >> j & 1) for j in range(n)]
+            humans = ["m" if h else "x" for h in hits]
+            assert va.accuracy_of_hits(hits) == reference_eval([(1, "m", humans, "a", "q")], "official").raw[0]
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        ([1, 2], ["yes", "no"], [("yes",) * 10] * 2, ["a"], ["q", "q"]),  # columns of unequal length
+        ([1, 2], ["yes", None], [("yes",) * 10] * 2, ["a", "a"], ["q", "q"]),  # a prediction not a str
+        ([1], ["yes"], [{"yes", "yes "}], ["a"], ["q"]),  # a set for the answer list
+        ([1], ["yes"], [("yes",) * 9 + (3,)], ["a"], ["q"]),  # an answer not a str
+    ],
+)
+def test_columns_the_loop_must_score_are_left_to_it(columns: tuple) -> None:
+    assert arrays.scores_of_columns(columns, "official") is None
+
+
+def test_a_duplicate_id_is_the_loops_error_even_beside_a_bad_answer() -> None:
+    humans = ("yes",) * 10
+    rows = [(1, "yes", humans, "a", "q"), (1, "yes", humans, "a", "q"), (2, "yes", ("yes",) * 9 + (3,), "a", "q")]
+    with pytest.raises(ValueError, match="duplicate question_id 1"):
+        vqa_scores_rows(rows)
