@@ -63,8 +63,8 @@ def _accuracies(prediction: np.ndarray, humans: np.ndarray) -> np.ndarray:
     """Each question's accuracy, computed once per distinct pattern of matching answers by the
     loop's own accuracy_of_hits (so the floats are its floats on any Python version)."""
     hits = humans == prediction[:, None]
-    patterns, where = np.unique(hits @ (1 << np.arange(hits.shape[1], dtype=np.int64)), return_inverse=True)
     n = hits.shape[1]
+    patterns, where = np.unique(hits @ (1 << np.arange(n, dtype=np.int64)), return_inverse=True)
     table = [accuracy_of_hits([bool(code >> j & 1) for j in range(n)]) for code in patterns.tolist()]
     return np.array(table, dtype=np.float64)[where.reshape(-1)]
 

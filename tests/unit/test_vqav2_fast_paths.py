@@ -279,7 +279,7 @@ def test_utf8_check_holds_across_chunk_boundaries(tmp_path: Path, chunk: int) ->
 
 def test_typed_decoding_of_an_empty_file_or_a_folder_leaves_it_to_json_load(tmp_path: Path) -> None:
     empty = tmp_path / "empty.json"
-    empty.write_bytes(b"")  # cannot be mapped: read instead, and refused
+    empty.write_bytes(b"")
     assert decode_typed(empty, list[vqav2_scoring._Prediction]) is None
     assert decode_typed(tmp_path, list[vqav2_scoring._Prediction]) is None
     with pytest.raises(BadInputError, match="empty.json"):
