@@ -25,6 +25,10 @@ def load_rgb(source: ImageSource, sample_id: str) -> Image.Image:
         else:
             raise BadInputError(f"image of sample {sample_id} has neither a path nor bytes")
         image.load()
+        if image.mode == "RGB" and getattr(image, "n_frames", 1) == 1:
+            # convert() of an RGB image is a plain copy, which can cost as much as decoding it.
+            # Multi-frame files (MPO) are still copied: Pillow may keep them open for seeking.
+            return image
         return image.convert("RGB")
     except FileNotFoundError:
         raise BadInputError(f"image not found: {where}") from None

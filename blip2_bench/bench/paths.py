@@ -10,6 +10,7 @@ reencode: batches of the same size, plain transformers, the image processed and 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +23,9 @@ import torch
 from PIL import Image
 
 from ..types import GenerationRequest
+
+COMPUTE_STAGES = ("image processing + vision + Q-Former", "tokenize + LLM generation + detokenize")
+"""The backend's own work; everything else in the harness's wall time is harness overhead."""
 
 
 def _sync(device: torch.device) -> None:
@@ -39,10 +43,14 @@ class Timed:
 
 @contextmanager
 def _timing(obj: Any, name: str, stages: dict[str, float], stage: str, device: torch.device) -> Iterator[None]:
-    """Wrap obj.name so each call adds its (device-synchronized) seconds to stages[stage]."""
+    """Wrap obj.name so each call made on this (the model's) thread adds its device-synchronized
+    seconds to stages[stage]; calls in the prefetch threads run untimed, beside the model."""
     real = getattr(obj, name)
+    model_thread = threading.current_thread()
 
     def timed(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is not model_thread:
+            return real(*args, **kwargs)
         _sync(device)
         started = time.perf_counter()
         try:
@@ -62,21 +70,22 @@ def run_harness(
     backend: Any, requests: Sequence[GenerationRequest], batch_size: int, image_workers: int = 4, order: str = "image"
 ) -> Timed:
     """Stage times are the model thread's: work done ahead in the prefetch threads is not in them."""
-    from ..runner import generation
+    from ..runner import generation, prefetch
     from ..runner.generation import GenerationExecutor
     from ..runner.plan import plan_batches
     from ..runner.prefetch import ImagePrefetcher
 
     stages: dict[str, float] = defaultdict(float)
-    stages["load + decode images"] = 0.0  # stays 0 when the prefetch threads do it all ahead
+    stages["load + decode images"] = 0.0  # with workers: the first batch's decode (the threads do the rest)
     ctx = SimpleNamespace(run=SimpleNamespace(on_bad_image="fail"), backend=lambda: backend)
     executor = GenerationExecutor()
     outputs: dict[str, str] = {}
     device = backend.device
     with (
         _timing(generation, "load_rgb", stages, "load + decode images", device),
-        _timing(backend, "encode_images", stages, "image processing + vision + Q-Former", device),
-        _timing(backend, "generate_from_features", stages, "tokenize + LLM generation + detokenize", device),
+        _timing(prefetch, "load_rgb", stages, "load + decode images", device),
+        _timing(backend, "encode_images", stages, COMPUTE_STAGES[0], device),
+        _timing(backend, "generate_from_features", stages, COMPUTE_STAGES[1], device),
     ):
         _sync(device)
         started = time.perf_counter()

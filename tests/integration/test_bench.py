@@ -29,13 +29,14 @@ def test_bench_runs_the_harness_and_both_baselines_and_writes_the_figures(arch, 
         "image processing + vision + Q-Former",
         "tokenize + LLM generation + detokenize",
     }
-    # Decoding is on the model thread only without workers (with them it was done ahead, in threads).
-    assert (harness["stages_s"]["load + decode images"] > 0) == (workers == "0")
+    # The model thread decodes every batch without workers and the first batch with them.
+    assert harness["stages_s"]["load + decode images"] > 0
     assert figures["workload"]["image_workers"] == int(workers)
     assert figures["workload"]["batch_order"] == order
     assert set(figures["prompt_padding"]) == {"image", "length"}
     assert all(0 <= share < 1 for share in figures["prompt_padding"].values())
     assert harness["harness_overhead"] is not None and harness["projected_vqav2_val_min"] > 0
+    assert harness["harness_overhead_median"] is not None
     for baseline in ("naive", "reencode"):
         # The harness (features reused, batches by image) answers exactly as plain transformers does.
         assert figures["paths"][baseline]["answers_agree_with_harness"] == 1.0

@@ -59,8 +59,11 @@ def test_prepared_images_give_the_answers_of_raw_images(tiny_models, tmp_path, f
         threads.add(threading.current_thread().name)
         return backend.prepare_image(image)
 
-    with ImagePrefetcher([requests], [0], workers=2, prepare=prepare) as prefetcher:
-        prepared = {key: future.result() for key, future in prefetcher.images(0).items()}
+    # The first batch of an order is decoded in the calling thread; the second is prepared ahead.
+    with ImagePrefetcher([requests, requests], [0, 1], workers=2, prepare=prepare) as prefetcher:
+        first = {key: future.result() for key, future in prefetcher.images(0).items()}
+        prepared = {key: future.result() for key, future in prefetcher.images(1).items()}
+    assert all(isinstance(p, Image.Image) for p in first.values())
     assert all(isinstance(p, torch.Tensor) for p in prepared.values())
     assert threads and all(name.startswith("decode") for name in threads)  # off the model's thread
     assert backend.generate(requests, prepared) == backend.generate(requests, raw)

@@ -40,3 +40,26 @@ def test_truncated_corrupt_and_missing_images_fail_with_file_and_sample(tmp_path
     ]:
         with pytest.raises(BadInputError, match=rf"{message}.*{name} \(sample 42\)"):
             load_rgb(ImageSource("k", path=str(tmp_path / name)), "42")
+
+
+def test_rgb_images_are_the_decoded_pixels_and_hold_no_open_file(tmp_path: Path):
+    """The RGB fast path (no copy) gives the same pixels as convert("RGB"), for a JPEG file, PNG
+    bytes and a two-frame MPO (which alone keeps its file open, so it is copied)."""
+    jpeg = tmp_path / "rgb.jpg"
+    Image.effect_noise((64, 48), 60).convert("RGB").save(jpeg, quality=90)
+    png = io.BytesIO()
+    Image.effect_noise((16, 12), 60).convert("RGB").save(png, format="PNG")
+    mpo = tmp_path / "two.mpo"
+    frames = [Image.new("RGB", (8, 6), c) for c in ("red", "blue")]
+    frames[0].save(mpo, format="MPO", save_all=True, append_images=frames[1:])
+    for source in (
+        ImageSource("a", path=str(jpeg)),
+        ImageSource("b", data=png.getvalue()),
+        ImageSource("c", path=str(mpo)),
+    ):
+        image = load_rgb(source, "1")
+        with Image.open(source.path or io.BytesIO(source.data)) as reference:
+            assert image.tobytes() == reference.convert("RGB").tobytes()
+        assert image.mode == "RGB"
+        if source.path is not None:
+            assert getattr(image, "fp", None) is None  # the file is closed: a cache of images holds no handles

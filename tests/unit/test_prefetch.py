@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from PIL import Image
 
@@ -47,3 +49,29 @@ def test_a_bad_image_raises_its_own_error_when_its_batch_is_reached(tmp_path):
 def test_no_workers_means_decoding_in_the_loop(tmp_path):
     with ImagePrefetcher(_batches(tmp_path, 2), [0, 1], workers=0) as pre:
         assert pre.images(0) == {}
+
+
+def test_the_first_batch_is_decoded_in_the_calling_thread_and_the_threads_start_beforehand(tmp_path):
+    prepared_in: list[str] = []
+
+    def prepare(image):
+        prepared_in.append(threading.current_thread().name)
+        return ("prepared", image.size)
+
+    before = set(threading.enumerate())
+    with ImagePrefetcher(_batches(tmp_path, 3), [0, 1, 2], workers=3, prepare=prepare) as pre:
+        assert len(set(threading.enumerate()) - before) == 3 and pre._futures == {}  # up before any batch
+        first = pre.images(0)["img0"].result()
+        assert isinstance(first, Image.Image) and first.size == (8, 8)  # left for the backend to prepare
+        assert set(pre._futures) == {1, 2}  # scheduled once batch 0 was decoded
+        assert pre.images(1)["img1"].result() == ("prepared", (8, 8))
+        assert pre.images(2)["img2"].result() == ("prepared", (8, 8))
+    assert len(prepared_in) == 2 and all(name.startswith("decode") for name in prepared_in)
+
+
+def test_a_bad_image_in_the_first_batch_fails_when_its_result_is_read(tmp_path):
+    with ImagePrefetcher(_batches(tmp_path, 2, broken=0), [0, 1], workers=2) as pre:
+        first = pre.images(0)  # decoding it here raises nothing yet, as a thread's future would not
+        with pytest.raises(BadInputError, match="0.jpg"):
+            first["img0"].result()
+        assert pre.images(1)["img1"].result().size == (8, 8)
