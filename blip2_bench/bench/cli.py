@@ -58,7 +58,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     requests = make_workload(
         out / "images", args.images, args.per_image, settings, PROMPTS[family_of(args.arch)], seed=args.seed
     )
-    PATHS["harness"](backend, requests[: min(len(requests), args.batch_size)], args.batch_size, 0)  # warm-up
+    # Warm-up: the model, and the decode threads, which a run keeps for the process.
+    PATHS["harness"](backend, requests[: min(len(requests), args.batch_size)], args.batch_size, args.image_workers)
     results: dict[str, Timed] = {}
     for name in args.paths:
         if backend.device.type == "cuda":

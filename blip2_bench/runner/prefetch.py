@@ -9,8 +9,10 @@ it would have without prefetching.
 The first batch is decoded in the calling thread and its images left for the backend to prepare,
 as with no workers: nothing is ahead of it to overlap with, so waiting on threads only adds their
 start-up. The next batches are scheduled once it is decoded, so the threads do not compete with
-that decode for the cores, and the threads are started beforehand, while nothing holds the GIL (a
-thread started lazily beside busy decode threads took ~3 ms to start on a 2-core machine).
+that decode for the cores. The threads are kept for the process, one pool per worker count (as
+DataLoader's persistent workers): starting them took 1-7 ms on a 2-core machine right after
+compute, with torch's threads still spinning, and a lazily started thread beside busy decode
+threads ~3 ms. A prefetcher cancels only its own pending work when it closes.
 """
 
 from __future__ import annotations
@@ -36,6 +38,22 @@ class NeedsImage(Protocol):
     def sample_id(self) -> str: ...
 
 
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """The process's pool of `workers` decode threads, all started before it is first returned."""
+    with _POOLS_LOCK:
+        if workers not in _POOLS:
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"decode{workers}")
+            barrier = threading.Barrier(workers, timeout=10)  # each thread holds it until all have started
+            for started in [pool.submit(barrier.wait) for _ in range(workers)]:
+                started.result()
+            _POOLS[workers] = pool
+        return _POOLS[workers]
+
+
 def _decode(source: ImageSource, sample_id: str, prepare: Callable[[Image.Image], Any] | None) -> Any:
     image = load_rgb(source, sample_id)
     return prepare(image) if prepare is not None else image
@@ -54,11 +72,7 @@ class ImagePrefetcher:
     ) -> None:
         self._batches, self._order, self._ahead, self._prepare = batches, list(order), max(1, ahead), prepare
         self._position = {k: i for i, k in enumerate(self._order)}
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") if workers > 0 else None
-        if self._pool is not None:  # every thread starts now: each holds the barrier until all have
-            barrier = threading.Barrier(workers, timeout=10)
-            for _ in range(workers):
-                self._pool.submit(barrier.wait)
+        self._pool = _pool(workers) if workers > 0 else None
         self._futures: dict[int, dict[str, Future[Any]]] = {}
         self._next = 1  # position in `order` of the next batch to schedule (the first is decoded here)
 
@@ -95,8 +109,10 @@ class ImagePrefetcher:
         return dict(images)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        for futures in self._futures.values():  # the pool is shared: only this prefetcher's work
+            for future in futures.values():
+                future.cancel()
+        self._futures.clear()
 
     def __enter__(self) -> ImagePrefetcher:
         return self

@@ -51,6 +51,26 @@ def test_no_workers_means_decoding_in_the_loop(tmp_path):
         assert pre.images(0) == {}
 
 
+def _decode_threads(workers: int) -> int:
+    return sum(t.name.startswith(f"decode{workers}_") for t in threading.enumerate())
+
+
+def test_the_threads_are_kept_for_the_next_prefetcher_which_closing_does_not_disturb(tmp_path):
+    batches = _batches(tmp_path, 4)
+    gate = threading.Event()
+    first = ImagePrefetcher(batches, [0, 1, 2, 3], workers=2, ahead=3, prepare=lambda image: gate.wait(10))
+    threads = {t for t in threading.enumerate() if t.name.startswith("decode2_")}
+    second = ImagePrefetcher(batches, [0, 1], workers=2, prepare=lambda image: image.size)
+    assert {t for t in threading.enumerate() if t.name.startswith("decode2_")} == threads and len(threads) == 2
+    first.images(0)  # schedules batches 1-3: both threads then wait on the gate, batch 3 queued
+    queued = first._futures[3]["img3"]
+    assert second.images(0)["img0"].result().size == (8, 8)  # schedules its batch 1, queued behind them
+    first.close()  # cancels only the first prefetcher's pending work
+    gate.set()
+    assert second.images(1)["img1"].result(timeout=10) == (8, 8) and queued.cancelled()
+    second.close()
+
+
 def test_the_first_batch_is_decoded_in_the_calling_thread_and_the_threads_start_beforehand(tmp_path):
     prepared_in: list[str] = []
 
@@ -58,9 +78,8 @@ def test_the_first_batch_is_decoded_in_the_calling_thread_and_the_threads_start_
         prepared_in.append(threading.current_thread().name)
         return ("prepared", image.size)
 
-    before = set(threading.enumerate())
     with ImagePrefetcher(_batches(tmp_path, 3), [0, 1, 2], workers=3, prepare=prepare) as pre:
-        assert len(set(threading.enumerate()) - before) == 3 and pre._futures == {}  # up before any batch
+        assert _decode_threads(3) == 3 and pre._futures == {}  # up before any batch
         first = pre.images(0)["img0"].result()
         assert isinstance(first, Image.Image) and first.size == (8, 8)  # left for the backend to prepare
         assert set(pre._futures) == {1, 2}  # scheduled once batch 0 was decoded
