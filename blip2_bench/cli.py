@@ -7,6 +7,7 @@ validated dataclasses. Exit codes: 0 success, 2 bad input or configuration, 1 ot
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -233,11 +234,20 @@ SUBCOMMANDS = {
 }
 
 
+def _escape_unencodable_output() -> None:
+    # Data files may hold text the console cannot encode (json.load lets a lone surrogate such as
+    # "\ud800" through in a type name): print it escaped rather than crash before results are written.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
     """No arguments: the embedded default benchmark; a subcommand; or a Hydra run (`run` optional)."""
     import importlib
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    _escape_unencodable_output()
     command = argv[0] if argv else "default"
     if command in SUBCOMMANDS:
         module, function = SUBCOMMANDS[command]

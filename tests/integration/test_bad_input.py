@@ -214,3 +214,22 @@ def test_allow_partial_with_nothing_answered_is_one_line(task: str, tmp_path: Pa
     err = capsys.readouterr().err
     assert rc == 2 and "p.json: answers none of the" in err and "nothing to score" in err
     assert "Traceback" not in err and not out.exists()
+
+
+def test_a_lone_surrogate_in_a_printed_type_is_escaped_not_a_crash(vqa_data, tmp_path):
+    # json.load lets "\ud800" through in fields nobody tokenizes (answer_type, question_type), and
+    # a real stdout cannot encode it: the scores are printed escaped and written, not a traceback.
+    import subprocess
+    import sys
+
+    annotations = read_json(vqa_data / A)
+    annotations["annotations"][0]["answer_type"] = "odd \ud800"
+    (vqa_data / A).write_text(json.dumps(annotations))
+    questions = read_json(vqa_data / Q)["questions"]
+    predictions, out = tmp_path / "p.json", tmp_path / "scores.json"
+    predictions.write_text(json.dumps([{"question_id": q["question_id"], "answer": "yes"} for q in questions]))
+    args = ["score", "vqav2", "--questions", str(vqa_data / Q), "--annotations", str(vqa_data / A)]
+    command = [sys.executable, "-m", "blip2_bench.cli", *args, "--predictions", str(predictions), "--json", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="strict")
+    assert done.returncode == 0, done.stderr
+    assert "odd \\ud800" in done.stdout and "odd \ud800" in read_json(out)["per_answer_type"]
